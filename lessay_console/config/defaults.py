@@ -1,0 +1,47 @@
+"""Defaults taken from the maintenance guide, each beside the line it implements.
+
+Where the guide gives one level without a severity, the choice is explained.
+"""
+
+from __future__ import annotations
+
+from lessay_console.config.model import BackupKind, EscalationPath, MetricThresholds, ThresholdRule
+
+MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
+
+# Guide 1.2, Alert Thresholds.
+THRESHOLDS: dict[str, MetricThresholds] = {
+    # "CPU Usage: >80% for 5m (warning), >90% for 5m (critical)"
+    "cpu": MetricThresholds(
+        warning=ThresholdRule("above", 80, for_seconds=5 * MINUTE),
+        critical=ThresholdRule("above", 90, for_seconds=5 * MINUTE),
+    ),
+    # "Memory Usage: >85% (warning), >95% (critical)"
+    "memory": MetricThresholds(
+        warning=ThresholdRule("above", 85),
+        critical=ThresholdRule("above", 95),
+    ),
+    # "Disk Space: >75% used": an early warning, room is left to act.
+    "disk": MetricThresholds(warning=ThresholdRule("above", 75)),
+    # "API Error Rate: >5% for 10m": one in twenty requests failing for ten
+    # minutes is user-visible; it pages.
+    "api_error_rate": MetricThresholds(critical=ThresholdRule("above", 5, for_seconds=10 * MINUTE)),
+    # "Database Latency: >500ms p95": a degradation to look at, not yet an outage.
+    "db_latency_p95": MetricThresholds(warning=ThresholdRule("above", 500)),
+}
+
+# Guide 2.1, Escalation Path column. Contacts are the site's to fill in.
+ESCALATION: dict[str, EscalationPath] = {
+    "Senior Engineer": EscalationPath(),
+    "Payment Team": EscalationPath(),
+    "Auth Team": EscalationPath(),
+}
+
+# Guide 4.1, Backup Schedule. The configuration export's retention is not in
+# the guide; eight weekly exports cover two months of changes.
+BACKUP_SCHEDULE: dict[str, BackupKind] = {
+    "db_hourly": BackupKind(interval=HOUR, retention=7 * DAY),  # hourly snapshots, 7 days
+    "db_full": BackupKind(interval=DAY, retention=30 * DAY),  # daily full, 30 days
+    "files_incremental": BackupKind(interval=DAY, retention=14 * DAY),  # user files, 14 days
+    "config_export": BackupKind(interval=7 * DAY, retention=56 * DAY),  # weekly exports
+}

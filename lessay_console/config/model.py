@@ -1,0 +1,111 @@
+"""The configuration as typed, validated values. See DESIGN section 3."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from lessay_console.config.secrets import Secret
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    """One severity of one metric: `above`/`below` a value, held for `for_seconds`."""
+
+    direction: Literal["above", "below"]
+    value: float
+    for_seconds: float = 0.0
+    keep_firing_for: float = 0.0
+    # recovery hysteresis: once firing, clear only past this value
+    clear_at: float | None = None
+
+
+@dataclass(frozen=True)
+class MetricThresholds:
+    warning: ThresholdRule | None = None
+    critical: ThresholdRule | None = None
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    health_url: str | None = None
+    metrics_urls: tuple[str, ...] = ()
+    timeout: float = 2.0
+    interval: float = 5.0
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    interval: float = 2.0
+    disks: tuple[str, ...] = ("/",)
+
+
+@dataclass(frozen=True)
+class PrometheusConfig:
+    url: str
+    timeout: float = 5.0
+    interval: float = 15.0
+    bearer_token: Secret | None = None
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True)
+class PostgresConfig:
+    dsn: Secret
+    statement_timeout: float = 2.0
+    timeout: float = 5.0
+    interval: float = 5.0
+
+
+@dataclass(frozen=True)
+class LogSource:
+    """Where one service's logs are: a journald unit or a file."""
+
+    journald_unit: str | None = None
+    file: Path | None = None
+
+
+@dataclass(frozen=True)
+class EscalationPath:
+    contact: str = ""
+
+
+@dataclass(frozen=True)
+class BackupKind:
+    """One line of the guide's backup schedule: how often, and how long kept."""
+
+    interval: float
+    retention: float
+
+
+@dataclass(frozen=True)
+class BackupsConfig:
+    directory: Path | None = None
+    schedule: dict[str, BackupKind] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """A third-party endpoint the checks call: payment provider status, identity provider."""
+
+    url: str | None = None
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class Config:
+    environment: str = "production"
+    api: ApiConfig = ApiConfig()
+    host: HostConfig = HostConfig()
+    prometheus: PrometheusConfig | None = None
+    postgres: PostgresConfig | None = None
+    logs: dict[str, LogSource] = field(default_factory=dict)
+    payments: EndpointConfig = EndpointConfig()
+    idp: EndpointConfig = EndpointConfig()
+    thresholds: dict[str, MetricThresholds] = field(default_factory=dict)
+    escalation: dict[str, EscalationPath] = field(default_factory=dict)
+    backups: BackupsConfig = BackupsConfig()
+    # the file this came from; None for built-in defaults
+    source: Path | None = None

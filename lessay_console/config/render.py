@@ -1,0 +1,142 @@
+"""The effective configuration as TOML, secrets redacted: what `config check` prints."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from lessay_console.config.durations import format_duration
+from lessay_console.config.model import Config, ThresholdRule
+from lessay_console.config.reader import dotted
+from lessay_console.config.secrets import Secret
+from lessay_console.redaction import redact
+
+
+def render_config(config: Config) -> str:
+    """TOML that loads back to the same configuration (secrets as their references)."""
+    return "\n".join(_lines(config)) + "\n"
+
+
+def _lines(config: Config) -> Iterator[str]:
+    yield f"environment = {_value(config.environment)}"
+    api = config.api
+    yield from _table(
+        "api",
+        health_url=api.health_url,
+        metrics_urls=list(api.metrics_urls),
+        timeout=_d(api.timeout),
+        interval=_d(api.interval),
+        verify_tls=api.verify_tls,
+    )
+    yield from _table("host", interval=_d(config.host.interval), disks=list(config.host.disks))
+    if (prom := config.prometheus) is not None:
+        yield from _table(
+            "prometheus",
+            url=prom.url,
+            timeout=_d(prom.timeout),
+            interval=_d(prom.interval),
+            bearer_token=prom.bearer_token,
+            verify_tls=prom.verify_tls,
+        )
+    if (pg := config.postgres) is not None:
+        yield from _table(
+            "postgres",
+            dsn=pg.dsn,
+            statement_timeout=_d(pg.statement_timeout),
+            timeout=_d(pg.timeout),
+            interval=_d(pg.interval),
+        )
+    for service, source in config.logs.items():
+        yield from _table(
+            dotted("logs", service), journald_unit=source.journald_unit, file=source.file
+        )
+    yield from _table(
+        "payments", status_url=config.payments.url, timeout=_d(config.payments.timeout)
+    )
+    yield from _table("idp", discovery_url=config.idp.url, timeout=_d(config.idp.timeout))
+    for metric, levels in config.thresholds.items():
+        yield from _table(
+            dotted("thresholds", metric),
+            warning=_rule(levels.warning),
+            critical=_rule(levels.critical),
+        )
+    for team, path in config.escalation.items():
+        contact = path.contact or None
+        yield from _table(dotted("escalation", team), contact=contact)
+        if contact is None:
+            yield "# contact: not configured"
+    if config.backups.directory is not None:
+        yield from _table("backups", directory=config.backups.directory)
+    for kind, entry in config.backups.schedule.items():
+        yield from _table(
+            dotted("backups", "schedule", kind),
+            interval=_d(entry.interval),
+            retention=_d(entry.retention),
+        )
+
+
+def _table(name: str, **values: Any) -> Iterator[str]:
+    yield ""
+    yield f"[{name}]"
+    for key, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, Secret):
+            line = f"{key} = {_value(value.reference)}"
+            if value.reference.startswith(("env:", "file:")):
+                line += f"  # resolved: {_describe_secret(key, value)}"
+            yield redact(line)
+        else:
+            yield f"{key} = {_value(value)}"
+
+
+def _describe_secret(key: str, secret: Secret) -> str:
+    """For a DSN, the value with its password masked (which host, which user);
+    for anything else only that it is set, and its length."""
+    if key == "dsn":
+        masked = redact(secret.reveal())
+        if masked != secret.reveal() or "password" not in secret.reveal().lower():
+            return masked
+    return f"set ({len(secret.reveal())} characters)"
+
+
+def _rule(rule: ThresholdRule | None) -> Any:
+    if rule is None:
+        return "off"
+    fields: dict[str, Any] = {rule.direction: rule.value}
+    if rule.for_seconds:
+        fields["for"] = _d(rule.for_seconds)
+    if rule.keep_firing_for:
+        fields["keep_firing_for"] = _d(rule.keep_firing_for)
+    if rule.clear_at is not None:
+        fields["clear_below" if rule.direction == "above" else "clear_above"] = rule.clear_at
+    return fields
+
+
+class _Duration(str):
+    """A duration, written as a TOML string."""
+
+
+def _d(seconds: float) -> _Duration:
+    return _Duration(format_duration(seconds))
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, str):
+        # a JSON string is a valid TOML basic string (same escapes)
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot render {type(value).__name__}")

@@ -1,0 +1,240 @@
+"""From a parsed TOML document to a `Config`: one function per section."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import replace
+from typing import Any
+
+from lessay_console.catalog import METRICS
+from lessay_console.config import defaults
+from lessay_console.config.model import (
+    ApiConfig,
+    BackupsConfig,
+    Config,
+    EndpointConfig,
+    EscalationPath,
+    HostConfig,
+    LogSource,
+    MetricThresholds,
+    PostgresConfig,
+    PrometheusConfig,
+    ThresholdRule,
+)
+from lessay_console.config.reader import TableReader
+
+
+def read_config(root: TableReader) -> Config:
+    """The whole configuration; problems are collected in `root.problems`."""
+    environment = root.string("environment", "production", required=False)
+    if not environment.strip():
+        root.problem("environment", "must not be empty")
+        environment = "production"
+    config = Config(
+        environment=environment,
+        api=_api(root.table("api")),
+        host=_host(root.table("host")),
+        prometheus=_prometheus(root.table("prometheus")),
+        postgres=_postgres(root.table("postgres")),
+        logs=_logs(root.table("logs")),
+        payments=_endpoint(root.table("payments"), "status_url"),
+        idp=_endpoint(root.table("idp"), "discovery_url"),
+        thresholds=_thresholds(root.table("thresholds")),
+        escalation=_escalation(root.table("escalation")),
+        backups=_backups(root.table("backups")),
+    )
+    root.finish()
+    return config
+
+
+def _api(t: TableReader | None) -> ApiConfig:
+    if t is None:
+        return ApiConfig()
+    api = ApiConfig(
+        health_url=t.url("health_url"),
+        metrics_urls=t.url_list("metrics_urls"),
+        timeout=t.duration("timeout", ApiConfig.timeout, minimum=0.001),
+        interval=t.duration("interval", ApiConfig.interval, minimum=0.1),
+        verify_tls=t.boolean("verify_tls", True),
+    )
+    t.finish()
+    return api
+
+
+def _host(t: TableReader | None) -> HostConfig:
+    if t is None:
+        return HostConfig()
+    disks = t.string_list("disks") or HostConfig.disks
+    for disk in disks:
+        if not disk.startswith("/"):
+            t.problem("disks", f'{disk!r} is not an absolute mount point such as "/" or "/var"')
+    host = HostConfig(
+        interval=t.duration("interval", HostConfig.interval, minimum=0.1), disks=disks
+    )
+    t.finish()
+    return host
+
+
+def _prometheus(t: TableReader | None) -> PrometheusConfig | None:
+    if t is None:
+        return None
+    url = t.url("url", required=True)
+    prometheus = PrometheusConfig(
+        url=url or "",
+        timeout=t.duration("timeout", 5.0, minimum=0.001),
+        interval=t.duration("interval", 15.0, minimum=1.0),
+        bearer_token=t.secret("bearer_token", literal_ok=False),
+        verify_tls=t.boolean("verify_tls", True),
+    )
+    t.finish()
+    return prometheus if url else None
+
+
+def _postgres(t: TableReader | None) -> PostgresConfig | None:
+    if t is None:
+        return None
+    dsn = t.secret("dsn", required=True)
+    postgres = PostgresConfig(
+        dsn=dsn,  # type: ignore[arg-type]  # None only when a problem was recorded
+        statement_timeout=t.duration("statement_timeout", 2.0, minimum=0.001),
+        timeout=t.duration("timeout", 5.0, minimum=0.001),
+        interval=t.duration("interval", 5.0, minimum=0.1),
+    )
+    t.finish()
+    return postgres if dsn else None
+
+
+def _logs(t: TableReader | None) -> dict[str, LogSource]:
+    if t is None:
+        return {}
+    sources = {}
+    for service, source in t.subtables():
+        unit, path = source.string("journald_unit"), source.path("file")
+        if (unit is None) == (path is None):
+            source.problem(None, 'give exactly one of journald_unit = "UNIT" or file = "PATH"')
+        sources[service] = LogSource(journald_unit=unit, file=path)
+        source.finish()
+    return sources
+
+
+def _endpoint(t: TableReader | None, url_key: str) -> EndpointConfig:
+    if t is None:
+        return EndpointConfig()
+    endpoint = EndpointConfig(url=t.url(url_key), timeout=t.duration("timeout", 5.0, minimum=0.001))
+    t.finish()
+    return endpoint
+
+
+def _thresholds(t: TableReader | None) -> dict[str, MetricThresholds]:
+    merged = dict(defaults.THRESHOLDS)
+    if t is None:
+        return merged
+    for metric, table in t.subtables():
+        if metric not in METRICS:
+            hint = difflib.get_close_matches(metric, METRICS, n=1)
+            advice = f"did you mean {hint[0]!r}?" if hint else "known: " + ", ".join(METRICS)
+            t.problem(metric, f"no such metric; {advice}")
+            continue
+        base = merged.get(metric, MetricThresholds())
+        unit = METRICS[metric].unit
+        warning = _rule(table, "warning", base.warning, unit)
+        critical = _rule(table, "critical", base.critical, unit)
+        table.finish()
+        _check_order(table, warning, critical)
+        merged[metric] = MetricThresholds(warning=warning, critical=critical)
+    return merged
+
+
+def _rule(t: TableReader, key: str, default: ThresholdRule | None, unit: str) -> Any:
+    """`warning = { above = 80, for = "5m" }`, or `"off"` to drop the guide's default."""
+    if t.has(key) and t.data[key] == "off":
+        t.string(key)
+        return None
+    table = t.table(key)
+    if table is None:
+        return default
+    maximum = 100.0 if unit == "%" else None
+    has_above, has_below = table.has("above"), table.has("below")
+    above = table.number("above", minimum=0, maximum=maximum)
+    below = table.number("below", minimum=0, maximum=maximum)
+    if has_above and has_below:
+        table.problem(None, "give either above or below, not both")
+    elif not has_above and not has_below:
+        table.problem(None, "needs above = N or below = N")
+    direction = "below" if has_below and not has_above else "above"
+    value = below if direction == "below" else above
+    clear_key = "clear_below" if direction == "above" else "clear_above"
+    wrong_clear = "clear_above" if direction == "above" else "clear_below"
+    if table.has(wrong_clear):
+        table.problem(
+            wrong_clear, f"does not fit a rule that fires {direction} a value; use {clear_key}"
+        )
+    table.number(wrong_clear)
+    clear_at = table.number(clear_key, minimum=0, maximum=maximum)
+    if clear_at is not None and value is not None:
+        past = clear_at > value if direction == "above" else clear_at < value
+        if past:
+            table.problem(
+                clear_key,
+                f"{clear_at:g} must be on the safe side of {value:g} (recovery hysteresis)",
+            )
+            clear_at = None
+    rule = ThresholdRule(
+        direction=direction,
+        value=value if value is not None else 0.0,
+        for_seconds=table.duration("for", 0.0),
+        keep_firing_for=table.duration("keep_firing_for", 0.0),
+        clear_at=clear_at,
+    )
+    table.finish()
+    return rule if value is not None else default
+
+
+def _check_order(
+    t: TableReader, warning: ThresholdRule | None, critical: ThresholdRule | None
+) -> None:
+    if warning is None or critical is None:
+        return
+    if warning.direction != critical.direction:
+        t.problem(None, "warning and critical must both be `above` or both `below`")
+    elif (
+        (critical.value < warning.value)
+        if warning.direction == "above"
+        else (critical.value > warning.value)
+    ):
+        t.problem(
+            "critical",
+            f"{critical.value:g} is less severe than warning {warning.value:g}; "
+            "set both levels so that critical is the worse one",
+        )
+
+
+def _escalation(t: TableReader | None) -> dict[str, EscalationPath]:
+    paths = dict(defaults.ESCALATION)
+    if t is None:
+        return paths
+    for team, table in t.subtables():
+        paths[team] = EscalationPath(contact=table.string("contact", "") or "")
+        table.finish()
+    return paths
+
+
+def _backups(t: TableReader | None) -> BackupsConfig:
+    schedule = dict(defaults.BACKUP_SCHEDULE)
+    if t is None:
+        return BackupsConfig(schedule=schedule)
+    directory = t.path("directory")
+    table = t.table("schedule") or TableReader({}, (), t.problems)
+    for kind, entry in table.subtables():
+        if kind not in schedule:
+            table.problem(kind, "no such backup kind; known: " + ", ".join(schedule))
+            continue
+        base = schedule[kind]
+        interval = entry.duration("interval", base.interval, minimum=1.0)
+        retention = entry.duration("retention", base.retention, minimum=1.0)
+        if retention < interval:
+            entry.problem("retention", "is shorter than the interval: no backup would be kept")
+        schedule[kind] = replace(base, interval=interval, retention=retention)
+        entry.finish()
+    t.finish()
+    return BackupsConfig(directory=directory, schedule=schedule)
