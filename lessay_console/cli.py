@@ -1,0 +1,162 @@
+"""The `lessay-console` command line (DESIGN section 2).
+
+Imports stay light at module level: the TUI, the demo backend and the
+network libraries are imported by the command that needs them, so that
+`--help` and the first frame come fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from lessay_console import __version__
+
+
+class Fatal(click.ClickException):
+    """An error the operator can fix: one line per cause, exit status 2, no traceback."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        for line in self.format_message().splitlines():
+            click.echo(f"lessay-console: {line}", err=True)
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    config: Path | None
+    state_dir: Path | None
+    operator: str | None
+    demo: bool
+    scenario: str | None
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Configuration file (default: $LESSAY_CONSOLE_CONFIG, ./lessay-console.toml, "
+    "the user config dir, /etc/lessay-console/config.toml).",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where the journal and the console log live (default: "
+    "$LESSAY_CONSOLE_STATE_DIR, then the user state dir).",
+)
+@click.option("--operator", help="Who is at the console (default: $SUDO_USER, then $USER).")
+@click.option("--demo", is_flag=True, help="Run on the built-in demo backend, whatever the config.")
+@click.option("--scenario", help="Demo scenario to start in (with --demo).")
+@click.version_option(__version__, prog_name="lessay-console")
+@click.pass_context
+def main(
+    ctx: click.Context,
+    config_path: Path | None,
+    state_dir: Path | None,
+    operator: str | None,
+    demo: bool,
+    scenario: str | None,
+) -> None:
+    """Operations console for the Lessay platform.
+
+    With no command, opens the console on the configuration found, or on the
+    built-in demo backend when there is none.
+    """
+    ctx.obj = GlobalOptions(config_path, state_dir, operator, demo, scenario)
+    if ctx.invoked_subcommand is None:
+        from lessay_console.launch import LaunchError, run_console
+
+        try:
+            ctx.exit(run_console(ctx.obj))
+        except LaunchError as error:
+            raise Fatal(str(error)) from None
+
+
+@main.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("check")
+@click.pass_obj
+def config_check(options: GlobalOptions) -> None:
+    """Validate the configuration and print the effective one, secrets redacted.
+
+    Exits 2 with every problem listed (file:line: key: reason).
+    """
+    from lessay_console.config import Config, ConfigError, find_config, load_config
+    from lessay_console.config.render import render_config
+    from lessay_console.locations import config_candidates
+
+    try:
+        found = find_config(options.config)
+        loaded = load_config(found.path) if found else Config()
+    except ConfigError as error:
+        for problem in error.problems:
+            click.echo(str(problem), err=True)
+        count = len(error.problems)
+        click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
+        sys.exit(2)
+    if found:
+        click.echo(f"# configuration: {found.path} (from {found.origin}): OK")
+    else:
+        looked = ", ".join(str(c.path) for c in config_candidates(None))
+        click.echo(f"# no configuration file found (looked at {looked});")
+        click.echo("# built-in defaults from the maintenance guide; the console runs on the demo")
+    click.echo("# secrets are shown as their references, never their values")
+    click.echo(render_config(loaded), nl=False)
+
+
+@main.command("demo-backend")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free port).",
+)
+@click.option("--scenario", default="normal", show_default=True, help="Scenario to start in.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the simulation.")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Keep logs and backups here (default: a temporary directory, removed on exit).",
+)
+def demo_backend(host: str, port: int, scenario: str, seed: int, data_dir: Path | None) -> None:
+    """Run the demo backend alone, in the foreground, until Ctrl-C."""
+    from lessay_console.demo import SCENARIOS, DemoBackend, DemoBackendError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    try:
+        backend = DemoBackend(host=host, port=port, scenario=scenario, seed=seed, data_dir=data_dir)
+        backend.start()
+    except DemoBackendError as error:
+        raise Fatal(str(error)) from None
+    click.echo(f"demo backend on {backend.url} (scenario {backend.scenario}); Ctrl-C stops it")
+    click.echo(f"  health      {backend.url}/health")
+    click.echo(f"  metrics     {backend.url}/metrics")
+    click.echo(f"  scenario    {backend.url}/demo/scenario  ({', '.join(SCENARIOS)})")
+    click.echo(f"  data        {backend.data_dir}")
+    try:
+        _wait_for_stop_signal()
+    finally:
+        backend.stop()
+    click.echo("demo backend stopped")
+
+
+def _wait_for_stop_signal() -> signal.Signals:
+    """Block until SIGINT, SIGTERM or SIGHUP, so that cleanup runs on each of them."""
+    received: list[signal.Signals] = []
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda number, _frame: received.append(signal.Signals(number)))
+    while not received:
+        signal.pause()
+    return received[0]

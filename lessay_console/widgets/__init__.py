@@ -1,0 +1,1 @@
+"""Widgets: render state, send intents; no I/O."""

@@ -1,0 +1,27 @@
+"""Fixtures shared by every test: each test gets its own config and state dirs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lessay_console import locations
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test reads the developer's configuration or writes to their state dir."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local/state"))
+    monkeypatch.delenv("LESSAY_CONSOLE_CONFIG", raising=False)
+    monkeypatch.delenv("LESSAY_CONSOLE_STATE_DIR", raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setattr(locations, "SYSTEM_CONFIG", tmp_path / "etc/lessay-console/config.toml")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return tmp_path
