@@ -59,6 +59,7 @@ def run_console(options: GlobalOptions) -> int:
             from lessay_console.demo.settings import demo_config
 
             config, demo_url = demo_config(backend), backend.url
+            log.info("demo backend at %s, data in %s", backend.url, backend.data_dir)
         log.info("console started by %s (config: %s)", operator, config.source or "demo")
         app = LessayConsole(ConsoleContext(config, operator, records, demo_url))
         try:

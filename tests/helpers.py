@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def wait_until(
@@ -24,8 +28,23 @@ def wait_until(
         time.sleep(interval)
 
 
+async def await_until(probe: Callable[[], Awaitable[T]], within: float, interval: float = 0.2) -> T:
+    """Poll the coroutine `probe` until it returns something true; fail at `within` seconds.
+
+    The failure shows the last value, so a test that times out says how far it got.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"condition not met within {within} s; last value: {value!r}")
+        await asyncio.sleep(interval)
+
+
 def console_env(**extra: str) -> dict[str, str]:
     """The environment for running the console as a subprocess."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LESSAY_CONSOLE_")}
-    env.update(TERM="xterm-256color", PYTHONUNBUFFERED="1", **extra)
+    env.update({"TERM": "xterm-256color", "PYTHONUNBUFFERED": "1", **extra})
     return env

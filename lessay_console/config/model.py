@@ -80,10 +80,28 @@ class BackupKind:
     retention: float
 
 
+def _guide_schedule() -> dict[str, BackupKind]:
+    from lessay_console.config.defaults import BACKUP_SCHEDULE  # defaults build on this module
+
+    return dict(BACKUP_SCHEDULE)
+
+
+def _guide_thresholds() -> dict[str, MetricThresholds]:
+    from lessay_console.config.defaults import THRESHOLDS
+
+    return dict(THRESHOLDS)
+
+
+def _guide_escalation() -> dict[str, EscalationPath]:
+    from lessay_console.config.defaults import ESCALATION
+
+    return dict(ESCALATION)
+
+
 @dataclass(frozen=True)
 class BackupsConfig:
     directory: Path | None = None
-    schedule: dict[str, BackupKind] = field(default_factory=dict)
+    schedule: dict[str, BackupKind] = field(default_factory=_guide_schedule)
 
 
 @dataclass(frozen=True)
@@ -104,8 +122,9 @@ class Config:
     logs: dict[str, LogSource] = field(default_factory=dict)
     payments: EndpointConfig = EndpointConfig()
     idp: EndpointConfig = EndpointConfig()
-    thresholds: dict[str, MetricThresholds] = field(default_factory=dict)
-    escalation: dict[str, EscalationPath] = field(default_factory=dict)
-    backups: BackupsConfig = BackupsConfig()
+    # a bare Config() is the guide's: thresholds, escalation paths, backup schedule
+    thresholds: dict[str, MetricThresholds] = field(default_factory=_guide_thresholds)
+    escalation: dict[str, EscalationPath] = field(default_factory=_guide_escalation)
+    backups: BackupsConfig = field(default_factory=BackupsConfig)
     # the file this came from; None for built-in defaults
     source: Path | None = None

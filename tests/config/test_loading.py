@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -210,5 +211,5 @@ class TestLookupOrder:
             find_config(None)
 
 
-def test_defaults_are_a_config() -> None:
-    assert isinstance(Config(), Config)
+def test_a_bare_config_is_the_guides() -> None:
+    assert replace(parse_config_text("", "empty.toml"), source=None) == Config()

@@ -1,0 +1,80 @@
+"""The first screen, driven with Textual's pilot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Static
+
+from lessay_console.app import LessayConsole
+from lessay_console.config import Config, parse_config_text
+from lessay_console.context import ConsoleContext
+from lessay_console.identity import Operator
+
+OPERATOR = Operator("alice", "bastion-1", "203.0.113.7")
+
+
+def console(config: Config, tmp_path: Path, demo_url: str | None = None) -> LessayConsole:
+    return LessayConsole(ConsoleContext(config, OPERATOR, tmp_path / "state", demo_url))
+
+
+def text_of(app: LessayConsole, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def test_header_shows_environment_operator_and_demo_badge(tmp_path: Path) -> None:
+    app = console(Config(environment="demo"), tmp_path, demo_url="http://127.0.0.1:8765")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert text_of(app, "#environment") == "DEMO"
+        assert text_of(app, "#demo-badge") == "DEMO"
+        assert text_of(app, "#operator") == "alice@bastion-1"
+        assert ":" in text_of(app, "#clock")
+        assert not app.screen.query_one("#environment").has_class("-production")
+
+
+async def test_production_stands_out_and_has_no_demo_badge(tmp_path: Path) -> None:
+    app = console(Config(environment="production"), tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.screen.query_one("#environment").has_class("-production")
+        assert not app.screen.query("#demo-badge")
+
+
+async def test_sources_are_listed_with_credentials_masked(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PG_DSN", "postgresql://lessay:TopSecret1@db/lessay")
+    config = parse_config_text(
+        '[api]\nhealth_url = "https://api.example/health"\n[postgres]\ndsn = "env:PG_DSN"\n',
+        "c.toml",
+    )
+    app = console(config, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        rendered = _plain(app, "#sources")
+        assert "https://api.example/health" in rendered
+        assert "env:PG_DSN" in rendered
+        assert "TopSecret1" not in rendered
+        assert "not configured" in rendered  # prometheus, payments, ...
+
+
+def _plain(app: LessayConsole, selector: str) -> str:
+    """The text a widget shows, as the terminal would get it."""
+    widget = app.screen.query_one(selector)
+    return "\n".join(strip.text for strip in widget.render_lines(widget.region.reset_offset))
+
+
+async def test_q_quits(tmp_path: Path) -> None:
+    app = console(Config(), tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_ctrl_c_quits_rather_than_nagging(tmp_path: Path) -> None:
+    app = console(Config(), tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+    assert app.return_code == 0
+    assert app._exit
