@@ -23,14 +23,22 @@ def text_of(app: LessayConsole, selector: str) -> str:
 
 
 async def test_header_shows_environment_operator_and_demo_badge(tmp_path: Path) -> None:
-    app = console(Config(environment="demo"), tmp_path, demo_url="http://127.0.0.1:8765")
+    app = console(Config(environment="staging"), tmp_path, demo_url="http://127.0.0.1:8765")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        assert text_of(app, "#environment") == "DEMO"
+        assert text_of(app, "#environment") == "STAGING"
         assert text_of(app, "#demo-badge") == "DEMO"
         assert text_of(app, "#operator") == "alice@bastion-1"
         assert ":" in text_of(app, "#clock")
         assert not app.screen.query_one("#environment").has_class("-production")
+
+
+async def test_demo_environment_is_named_once(tmp_path: Path) -> None:
+    app = console(Config(environment="demo"), tmp_path, demo_url="http://127.0.0.1:8765")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert text_of(app, "#demo-badge") == "DEMO"
+        assert not app.screen.query("#environment")
 
 
 async def test_production_stands_out_and_has_no_demo_badge(tmp_path: Path) -> None:

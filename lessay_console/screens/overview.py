@@ -13,6 +13,8 @@ from lessay_console.config.summary import source_rows
 from lessay_console.context import ConsoleContext
 from lessay_console.widgets.console_header import ConsoleHeader
 
+LABEL_WIDTH = 18
+
 
 class OverviewScreen(Screen[None]):
     """Sources, configuration file and state directory, at a glance."""
@@ -40,7 +42,7 @@ class OverviewScreen(Screen[None]):
 
     def _sources_table(self) -> Table:
         table = Table.grid(padding=(0, 2))
-        table.add_column(no_wrap=True)
+        table.add_column(no_wrap=True, min_width=LABEL_WIDTH)
         table.add_column(overflow="fold")
         for row in source_rows(self.context.config):
             style = "" if row.configured else "dim"
@@ -51,7 +53,7 @@ class OverviewScreen(Screen[None]):
     def _records_table(self) -> Table:
         context = self.context
         table = Table.grid(padding=(0, 2))
-        table.add_column(no_wrap=True)
+        table.add_column(no_wrap=True, min_width=LABEL_WIDTH)
         table.add_column(overflow="fold")
         source = context.config.source
         table.add_row(

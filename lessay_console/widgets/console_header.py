@@ -49,12 +49,13 @@ class ConsoleHeader(Horizontal):
     def compose(self) -> ComposeResult:
         yield Static("lessay-console", id="app-name")
         production = self.environment.lower() in {"production", "prod"}
-        yield Static(
-            self.environment.upper(),
-            id="environment",
-            classes="-production" if production else "",
-            markup=False,
-        )
+        if not (self.demo and self.environment.lower() == "demo"):  # the badge says it
+            yield Static(
+                self.environment.upper(),
+                id="environment",
+                classes="-production" if production else "",
+                markup=False,
+            )
         if self.demo:
             yield Static("DEMO", id="demo-badge")
         yield Static(id="spacer")
