@@ -14,4 +14,10 @@ class ConsoleContext:
     config: Config
     operator: Operator
     state_dir: Path
-    demo_url: str | None = None  # set when running on the built-in demo backend
+    demo: bool = False  # running on the built-in demo backend
+    demo_url: str | None = None  # once the demo backend is up
+
+    @property
+    def starting(self) -> bool:
+        """The demo backend is still starting: sources are not known yet."""
+        return self.demo and self.demo_url is None

@@ -17,6 +17,7 @@ from lessay_console.locations import state_dir
 
 if TYPE_CHECKING:
     from lessay_console.cli import GlobalOptions
+    from lessay_console.demo.launcher import DemoLauncher
 
 log = logging.getLogger("lessay_console")
 
@@ -47,21 +48,20 @@ def run_console(options: GlobalOptions) -> int:
     _log_to(records / "console.log")
     operator = current_operator(options.operator)
 
+    demo = _demo_launcher(options.scenario) if config is None else None
+
     from lessay_console.app import LessayConsole
     from lessay_console.context import ConsoleContext
 
     with ExitStack() as cleanup:
         _exit_on_stop_signals()
-        demo_url = None
-        if config is None:
-            backend = _start_demo(options.scenario)
-            cleanup.callback(backend.stop)
-            from lessay_console.demo.settings import demo_config
-
-            config, demo_url = demo_config(backend), backend.url
-            log.info("demo backend at %s, data in %s", backend.url, backend.data_dir)
-        log.info("console started by %s (config: %s)", operator, config.source or "demo")
-        app = LessayConsole(ConsoleContext(config, operator, records, demo_url))
+        if demo is not None:
+            cleanup.callback(demo.stop)  # waits for a start still under way
+        context = ConsoleContext(
+            config or Config(environment="demo"), operator, records, demo=demo is not None
+        )
+        log.info("console started by %s (config: %s)", operator, context.config.source or "demo")
+        app = LessayConsole(context, demo)
         try:
             app.run()
         finally:
@@ -109,12 +109,10 @@ def _log_to(path: Path) -> None:
     log.setLevel(logging.INFO)
 
 
-def _start_demo(scenario: str | None):
-    from lessay_console.demo import DemoBackend, DemoBackendError
+def _demo_launcher(scenario: str | None) -> DemoLauncher:
+    from lessay_console.demo.launcher import DemoLauncher, UnknownScenarioError
 
     try:
-        backend = DemoBackend(scenario=scenario or "normal")
-        backend.start()
-    except DemoBackendError as error:
+        return DemoLauncher(scenario or "normal")
+    except UnknownScenarioError as error:
         raise LaunchError(str(error)) from None
-    return backend

@@ -63,7 +63,9 @@ class PtyProcess:
         assert self.master is not None
         os.write(self.master, data)
 
-    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 10.0) -> None:
+    def wait_for(
+        self, predicate: Callable[[str], bool], timeout: float = 10.0, interval: float = 0.05
+    ) -> None:
         deadline = time.monotonic() + timeout
         while not predicate(self.text()):
             if time.monotonic() > deadline:
@@ -72,7 +74,7 @@ class PtyProcess:
                 raise AssertionError(
                     f"exited with {self.process.returncode}:\n{self.text()[-2000:]}"
                 )
-            time.sleep(0.05)
+            time.sleep(interval)
 
     def hang_up(self) -> None:
         """Close the terminal, as a dropped SSH connection does."""

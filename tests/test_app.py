@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.widgets import Static
 
 from lessay_console.app import LessayConsole
 from lessay_console.config import Config, parse_config_text
 from lessay_console.context import ConsoleContext
+from lessay_console.demo import DemoBackendError, UnknownScenarioError
+from lessay_console.demo.launcher import DemoLauncher
 from lessay_console.identity import Operator
 
 OPERATOR = Operator("alice", "bastion-1", "203.0.113.7")
 
 
-def console(config: Config, tmp_path: Path, demo_url: str | None = None) -> LessayConsole:
-    return LessayConsole(ConsoleContext(config, OPERATOR, tmp_path / "state", demo_url))
+def console(config: Config, tmp_path: Path, *, demo: bool = False) -> LessayConsole:
+    return LessayConsole(ConsoleContext(config, OPERATOR, tmp_path / "state", demo=demo))
 
 
 def text_of(app: LessayConsole, selector: str) -> str:
@@ -23,7 +26,7 @@ def text_of(app: LessayConsole, selector: str) -> str:
 
 
 async def test_header_shows_environment_operator_and_demo_badge(tmp_path: Path) -> None:
-    app = console(Config(environment="staging"), tmp_path, demo_url="http://127.0.0.1:8765")
+    app = console(Config(environment="staging"), tmp_path, demo=True)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert text_of(app, "#environment") == "STAGING"
@@ -34,7 +37,7 @@ async def test_header_shows_environment_operator_and_demo_badge(tmp_path: Path) 
 
 
 async def test_demo_environment_is_named_once(tmp_path: Path) -> None:
-    app = console(Config(environment="demo"), tmp_path, demo_url="http://127.0.0.1:8765")
+    app = console(Config(environment="demo"), tmp_path, demo=True)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert text_of(app, "#demo-badge") == "DEMO"
@@ -86,3 +89,35 @@ async def test_ctrl_c_quits_rather_than_nagging(tmp_path: Path) -> None:
         await pilot.pause()
     assert app.return_code == 0
     assert app._exit
+
+
+async def test_demo_backend_starts_after_the_first_frame_and_stops_with_the_app(
+    tmp_path: Path,
+) -> None:
+    launcher = DemoLauncher("high-latency")
+    app = LessayConsole(
+        ConsoleContext(Config(environment="demo"), OPERATOR, tmp_path, demo=True), launcher
+    )
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await pilot.wait_for_scheduled_animations()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            backend = launcher.backend
+            assert backend is not None
+            assert backend.scenario == "high-latency"
+            assert app.context.demo_url == backend.url
+            sources = _plain(app, "#sources")
+            assert f"{backend.url}/health" in sources
+            assert "starting" not in sources
+    finally:
+        launcher.stop()
+    assert launcher.backend is not None
+    with pytest.raises(DemoBackendError):
+        launcher.start()  # stopped for good: a late start cannot leak a server
+
+
+def test_unknown_scenario_is_refused_before_anything_starts() -> None:
+    with pytest.raises(UnknownScenarioError, match="choose one of: normal, high-latency"):
+        DemoLauncher("meltdown")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lessay_console.config import Config
 from lessay_console.config.defaults import BACKUP_SCHEDULE, ESCALATION, THRESHOLDS
 from lessay_console.config.model import (
@@ -11,7 +13,9 @@ from lessay_console.config.model import (
     EscalationPath,
     LogSource,
 )
-from lessay_console.demo import DemoBackend
+
+if TYPE_CHECKING:
+    from lessay_console.demo.backend import DemoBackend
 
 
 def demo_config(backend: DemoBackend) -> Config:

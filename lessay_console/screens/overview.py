@@ -30,9 +30,7 @@ class OverviewScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         context = self.context
-        yield ConsoleHeader(
-            context.config.environment, str(context.operator), demo=context.demo_url is not None
-        )
+        yield ConsoleHeader(context.config.environment, str(context.operator), demo=context.demo)
         with VerticalScroll(id="overview"):
             yield Static("Sources", classes="section-title")
             yield Static(self._sources_table(), id="sources")
@@ -40,7 +38,15 @@ class OverviewScreen(Screen[None]):
             yield Static(self._records_table(), id="records")
         yield Footer()
 
-    def _sources_table(self) -> Table:
+    def show_context(self, context: ConsoleContext) -> None:
+        """Show a changed context (the demo backend came up)."""
+        self.context = context
+        self.query_one("#sources", Static).update(self._sources_table())
+        self.query_one("#records", Static).update(self._records_table())
+
+    def _sources_table(self) -> Table | Text:
+        if self.context.starting:
+            return Text("demo backend starting…", style="dim")
         table = Table.grid(padding=(0, 2))
         table.add_column(no_wrap=True, min_width=LABEL_WIDTH)
         table.add_column(overflow="fold")
