@@ -36,5 +36,13 @@ METRICS: dict[str, MetricSpec] = {
         ),
         MetricSpec("active_sessions", "Sessions", "", "active user sessions"),
         MetricSpec("lesson_completion_rate", "Lessons done", "%", "lessons completed of started"),
+        MetricSpec("api_health", "API health", "", "what /health says: 0 ok, 1 degraded, 2 down"),
+        MetricSpec("pg_connections", "PG conns", "%", "PostgreSQL connections of max_connections"),
+        MetricSpec(
+            "pg_probe_latency_p95", "PG probe p95", "ms", "95th percentile probe query time"
+        ),
+        MetricSpec("pg_longest_query", "PG longest", "s", "age of the longest running query"),
+        MetricSpec("pg_lock_waits", "PG lock waits", "", "sessions waiting on a lock"),
+        MetricSpec("pg_idle_in_transaction", "PG idle in tx", "", "sessions idle in transaction"),
     )
 }

@@ -10,12 +10,17 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from lessay_console import __version__
+
+if TYPE_CHECKING:
+    from lessay_console.config import Config
 
 
 class Fatal(click.ClickException):
@@ -152,6 +157,58 @@ def demo_backend(host: str, port: int, scenario: str, seed: int, data_dir: Path 
     click.echo("demo backend stopped")
 
 
+@main.command()
+@click.option(
+    "--json", "as_json", is_flag=True, help="JSON for programs (JSON Lines with --watch)."
+)
+@click.option(
+    "--watch",
+    type=click.FloatRange(min=1.0),
+    metavar="SECONDS",
+    help="Keep collecting; evaluate and print every SECONDS until Ctrl-C.",
+)
+@click.pass_obj
+def status(options: GlobalOptions, as_json: bool, watch: float | None) -> None:
+    """Collect once, evaluate every threshold, print a table (or JSON).
+
+    Exit status as Nagios plugins: 0 OK, 1 warning, 2 critical, 3 unknown
+    (a metric without data). With no configuration, runs on the demo backend.
+    """
+    import asyncio
+    from contextlib import ExitStack
+
+    from lessay_console.status import run_status
+
+    with ExitStack() as cleanup:
+        config = _config_or_demo(options, cleanup)
+        code = asyncio.run(run_status(config, as_json=as_json, watch=watch, echo=click.echo))
+    sys.exit(code)
+
+
+def _config_or_demo(options: GlobalOptions, cleanup: ExitStack) -> Config:
+    """The configuration found, or one for a demo backend started here (and stopped by
+    `cleanup`); a bad file is a Fatal error listing every problem."""
+    from lessay_console.config import ConfigError, find_config, load_config
+
+    try:
+        found = None if options.demo else find_config(options.config)
+        if found is not None:
+            return load_config(found.path)
+    except ConfigError as error:
+        raise Fatal("\n".join(str(p) for p in error.problems)) from None
+    from lessay_console.demo import DemoBackendError
+    from lessay_console.demo.backend import DemoBackend
+    from lessay_console.demo.settings import demo_config
+
+    try:
+        backend = DemoBackend(scenario=options.scenario or "normal")
+        backend.start()
+    except DemoBackendError as error:
+        raise Fatal(str(error)) from None
+    cleanup.callback(backend.stop)
+    return demo_config(backend)
+
+
 def _wait_for_stop_signal() -> signal.Signals:
     """Block until SIGINT, SIGTERM or SIGHUP, so that cleanup runs on each of them."""
     received: list[signal.Signals] = []
@@ -160,3 +217,24 @@ def _wait_for_stop_signal() -> signal.Signals:
     while not received:
         signal.pause()
     return received[0]
+
+
+@main.group()
+def rules() -> None:
+    """Threshold rules."""
+
+
+@rules.command("test")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_obj
+def rules_test(options: GlobalOptions, files: tuple[Path, ...]) -> None:
+    """Unit-test the thresholds on synthetic series, like `promtool test rules`.
+
+    Each FILE is TOML: optional [thresholds.NAME] (else the configured ones),
+    then [[tests]] with promtool series notation and the alerts expected at
+    given times (format: `pydoc lessay_console.rulestest`). Exits 0 when all
+    pass, 1 when an expectation fails, 2 for a bad file (every problem listed).
+    """
+    from lessay_console.rulestest import run_command
+
+    sys.exit(run_command(files, options.config, sys.stdout, sys.stderr))

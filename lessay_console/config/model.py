@@ -34,12 +34,14 @@ class ApiConfig:
     timeout: float = 2.0
     interval: float = 5.0
     verify_tls: bool = True
+    staleness: float | None = None  # None: 3 x interval (DESIGN section 6)
 
 
 @dataclass(frozen=True)
 class HostConfig:
     interval: float = 2.0
     disks: tuple[str, ...] = ("/",)
+    staleness: float | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class PrometheusConfig:
     interval: float = 15.0
     bearer_token: Secret | None = None
     verify_tls: bool = True
+    staleness: float | None = None
+    # metric name -> PromQL, replacing the built-in query for that metric
+    queries: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,19 @@ class PostgresConfig:
     statement_timeout: float = 2.0
     timeout: float = 5.0
     interval: float = 5.0
+    staleness: float | None = None
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """How metrics are computed: the window of rates and percentiles."""
+
+    window: float = 300.0  # DESIGN section 5: default 5m
+
+
+def staleness_of(source: ApiConfig | HostConfig | PrometheusConfig | PostgresConfig) -> float:
+    """The staleness window of a source: configured, or 3 x its interval."""
+    return source.staleness if source.staleness is not None else 3 * source.interval
 
 
 @dataclass(frozen=True)
@@ -117,6 +135,7 @@ class Config:
     environment: str = "production"
     api: ApiConfig = ApiConfig()
     host: HostConfig = HostConfig()
+    metrics: MetricsConfig = MetricsConfig()
     prometheus: PrometheusConfig | None = None
     postgres: PostgresConfig | None = None
     logs: dict[str, LogSource] = field(default_factory=dict)

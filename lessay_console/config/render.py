@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lessay_console.config.durations import format_duration
-from lessay_console.config.model import Config, ThresholdRule
+from lessay_console.config.model import Config, ThresholdRule, staleness_of
 from lessay_console.config.reader import dotted
 from lessay_console.config.secrets import Secret
 from lessay_console.redaction import redact
@@ -29,8 +29,15 @@ def _lines(config: Config) -> Iterator[str]:
         timeout=_d(api.timeout),
         interval=_d(api.interval),
         verify_tls=api.verify_tls,
+        staleness=_d(staleness_of(api)),
     )
-    yield from _table("host", interval=_d(config.host.interval), disks=list(config.host.disks))
+    yield from _table(
+        "host",
+        interval=_d(config.host.interval),
+        disks=list(config.host.disks),
+        staleness=_d(staleness_of(config.host)),
+    )
+    yield from _table("metrics", window=_d(config.metrics.window))
     if (prom := config.prometheus) is not None:
         yield from _table(
             "prometheus",
@@ -39,7 +46,10 @@ def _lines(config: Config) -> Iterator[str]:
             interval=_d(prom.interval),
             bearer_token=prom.bearer_token,
             verify_tls=prom.verify_tls,
+            staleness=_d(staleness_of(prom)),
         )
+        if prom.queries:
+            yield from _table("prometheus.queries", **prom.queries)
     if (pg := config.postgres) is not None:
         yield from _table(
             "postgres",
@@ -47,6 +57,7 @@ def _lines(config: Config) -> Iterator[str]:
             statement_timeout=_d(pg.statement_timeout),
             timeout=_d(pg.timeout),
             interval=_d(pg.interval),
+            staleness=_d(staleness_of(pg)),
         )
     for service, source in config.logs.items():
         yield from _table(

@@ -16,6 +16,7 @@ from lessay_console.config.model import (
     EscalationPath,
     HostConfig,
     LogSource,
+    MetricsConfig,
     MetricThresholds,
     PostgresConfig,
     PrometheusConfig,
@@ -34,6 +35,7 @@ def read_config(root: TableReader) -> Config:
         environment=environment,
         api=_api(root.table("api")),
         host=_host(root.table("host")),
+        metrics=_metrics(root.table("metrics")),
         prometheus=_prometheus(root.table("prometheus")),
         postgres=_postgres(root.table("postgres")),
         logs=_logs(root.table("logs")),
@@ -56,6 +58,7 @@ def _api(t: TableReader | None) -> ApiConfig:
         timeout=t.duration("timeout", ApiConfig.timeout, minimum=0.001),
         interval=t.duration("interval", ApiConfig.interval, minimum=0.1),
         verify_tls=t.boolean("verify_tls", True),
+        staleness=t.duration("staleness", None, minimum=0.1),
     )
     t.finish()
     return api
@@ -69,10 +72,20 @@ def _host(t: TableReader | None) -> HostConfig:
         if not disk.startswith("/"):
             t.problem("disks", f'{disk!r} is not an absolute mount point such as "/" or "/var"')
     host = HostConfig(
-        interval=t.duration("interval", HostConfig.interval, minimum=0.1), disks=disks
+        interval=t.duration("interval", HostConfig.interval, minimum=0.1),
+        disks=disks,
+        staleness=t.duration("staleness", None, minimum=0.1),
     )
     t.finish()
     return host
+
+
+def _metrics(t: TableReader | None) -> MetricsConfig:
+    if t is None:
+        return MetricsConfig()
+    metrics = MetricsConfig(window=t.duration("window", MetricsConfig.window, minimum=1.0))
+    t.finish()
+    return metrics
 
 
 def _prometheus(t: TableReader | None) -> PrometheusConfig | None:
@@ -85,9 +98,28 @@ def _prometheus(t: TableReader | None) -> PrometheusConfig | None:
         interval=t.duration("interval", 15.0, minimum=1.0),
         bearer_token=t.secret("bearer_token", literal_ok=False),
         verify_tls=t.boolean("verify_tls", True),
+        staleness=t.duration("staleness", None, minimum=0.1),
+        queries=_queries(t.table("queries")),
     )
     t.finish()
     return prometheus if url else None
+
+
+def _queries(t: TableReader | None) -> dict[str, str]:
+    """[prometheus.queries]: metric = "PromQL", for a deployment whose series differ."""
+    if t is None:
+        return {}
+    queries = {}
+    for metric in list(t.data):
+        if metric not in METRICS:
+            hint = difflib.get_close_matches(metric, METRICS, n=1)
+            t.string(metric)
+            t.problem(metric, "no such metric" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+            continue
+        query = t.string(metric, required=True)
+        if query:
+            queries[metric] = query
+    return queries
 
 
 def _postgres(t: TableReader | None) -> PostgresConfig | None:
@@ -99,6 +131,7 @@ def _postgres(t: TableReader | None) -> PostgresConfig | None:
         statement_timeout=t.duration("statement_timeout", 2.0, minimum=0.001),
         timeout=t.duration("timeout", 5.0, minimum=0.001),
         interval=t.duration("interval", 5.0, minimum=0.1),
+        staleness=t.duration("staleness", None, minimum=0.1),
     )
     t.finish()
     return postgres if dsn else None

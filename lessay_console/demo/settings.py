@@ -12,10 +12,29 @@ from lessay_console.config.model import (
     EndpointConfig,
     EscalationPath,
     LogSource,
+    MetricThresholds,
+    ThresholdRule,
 )
 
 if TYPE_CHECKING:
     from lessay_console.demo.backend import DemoBackend
+
+
+# Beyond the guide's thresholds, so that every demo scenario turns something
+# amber or red within a minute or two (the guide sets none for these).
+DEMO_THRESHOLDS = {
+    "api_latency_p95": MetricThresholds(
+        warning=ThresholdRule("above", 500, for_seconds=60),
+        critical=ThresholdRule("above", 1000, for_seconds=120),
+    ),
+    "payment_success_rate": MetricThresholds(
+        critical=ThresholdRule("below", 90, for_seconds=60, clear_at=95),
+    ),
+    "db_pool_usage": MetricThresholds(warning=ThresholdRule("above", 80, for_seconds=60)),
+    "api_health": MetricThresholds(
+        warning=ThresholdRule("above", 0), critical=ThresholdRule("above", 1)
+    ),
+}
 
 
 def demo_config(backend: DemoBackend) -> Config:
@@ -27,7 +46,7 @@ def demo_config(backend: DemoBackend) -> Config:
         payments=EndpointConfig(url=f"{url}/status/api/v2/summary.json"),
         idp=EndpointConfig(url=f"{url}/idp/.well-known/openid-configuration"),
         logs={service: LogSource(file=path) for service, path in backend.log_paths.items()},
-        thresholds=dict(THRESHOLDS),
+        thresholds={**THRESHOLDS, **DEMO_THRESHOLDS},
         escalation={
             team: EscalationPath(contact=f"demo: #{team.lower().replace(' ', '-')} on chat")
             for team in ESCALATION

@@ -213,3 +213,20 @@ class TestLookupOrder:
 
 def test_a_bare_config_is_the_guides() -> None:
     assert replace(parse_config_text("", "empty.toml"), source=None) == Config()
+
+
+def test_staleness_window_and_queries() -> None:
+    config = parse_config_text(
+        '[api]\ninterval = "10s"\n[host]\nstaleness = "1m"\n[metrics]\nwindow = "10m"\n'
+        '[prometheus]\nurl = "http://p:9090"\n'
+        '[prometheus.queries]\napi_error_rate = "sum(rate(errors[5m]))"\n',
+        "c.toml",
+    )
+    from lessay_console.config.model import staleness_of
+
+    assert staleness_of(config.api) == 30  # 3 x the interval by default
+    assert staleness_of(config.host) == 60
+    assert config.metrics.window == 600
+    assert config.prometheus.queries == {"api_error_rate": "sum(rate(errors[5m]))"}
+    assert "prometheus.queries.cpuu: no such metric; did you mean 'cpu'?" in problems(
+        '[prometheus]\nurl = "http://p"\n[prometheus.queries]\ncpuu = "x"\n')[0]
