@@ -1,0 +1,303 @@
+"""Reading a rules test file into typed tests, every problem collected as `file:line: key: reason`.
+
+The format is described in the package docstring (`lessay_console.rulestest`).
+Validation reuses the configuration's machinery (`TableReader`, `Problems`,
+`KeyLocator`) and the configuration's own reader for `[thresholds.NAME]`, so
+the syntax cannot drift from the config file's. What is added here is arrays
+of tables: their keys read `tests[0].series[1].values`, and the line of each
+element is located.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from lessay_console.catalog import METRICS
+
+# the config loader's own helpers, so that keys and TOML errors read the same in both files
+from lessay_console.config.loader import KeyLocator, _split_key, _syntax_problem
+from lessay_console.config.model import MetricThresholds
+from lessay_console.config.reader import MISSING, Problem, Problems, TableReader, dotted
+from lessay_console.config.sections import read_config
+from lessay_console.rules import DisplayState, Severity, rule_of
+from lessay_console.rulestest.notation import MAX_VALUES, NotationError, parse_series
+
+EXPECTABLE = ("ok", "pending", "firing", "nodata")
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesInput:
+    """One metric's synthetic samples: a value (or None: no sample) per interval."""
+
+    metric: str
+    values: tuple[float | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """What a metric (or one of its rules, with `severity`) should show at `at`."""
+
+    at: float
+    metric: str
+    severity: Severity | None
+    state: DisplayState
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTest:
+    """One [[tests]]: series sampled every `interval`, and what to expect when."""
+
+    name: str
+    interval: float
+    staleness: float
+    series: tuple[SeriesInput, ...]
+    expectations: tuple[Expectation, ...]
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTestFile:
+    """A valid file: its tests, and the thresholds they run against."""
+
+    path: str
+    thresholds: dict[str, MetricThresholds]
+    tests: tuple[RuleTest, ...]
+
+
+class RuleTestFileError(Exception):
+    """The file cannot be run; `problems` lists every reason, in file order."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def load_rule_tests(path: Path, thresholds: dict[str, MetricThresholds]) -> RuleTestFile:
+    """Read and validate `path`; `thresholds` (the configured) apply where the file sets none."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise RuleTestFileError([Problem(name, "", f"cannot be read: {error.strerror}")]) from None
+    except UnicodeDecodeError as error:
+        message = f"is not UTF-8 text (byte {error.start})"
+        raise RuleTestFileError([Problem(name, "", message)]) from None
+    return parse_rule_tests(text, name, thresholds)
+
+
+def parse_rule_tests(text: str, name: str, thresholds: dict[str, MetricThresholds]) -> RuleTestFile:
+    """Validate the TOML `text` of a file called `name`; raise RuleTestFileError listing all."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise RuleTestFileError([_syntax_problem(name, error)]) from None
+    locator = _ArrayKeyLocator(text)
+    problems = _IndexedProblems(name, locate=locator)
+    root = _Reader(data, (), problems)
+    effective = _thresholds(root, thresholds)
+    default_staleness = root.duration("staleness", None, minimum=0.001)
+    tests = tuple(
+        _test(table, effective, default_staleness, locator)
+        for table in root.tables("tests", what="[[tests]]")
+    )
+    root.finish()
+    if problems.items:
+        ordered = sorted(problems.items, key=lambda p: p.line if p.line is not None else 1 << 30)
+        raise RuleTestFileError(ordered)
+    return RuleTestFile(name, effective, tests)
+
+
+def _thresholds(
+    root: _Reader, configured: dict[str, MetricThresholds]
+) -> dict[str, MetricThresholds]:
+    """The configured thresholds, with each metric the file names replaced whole.
+
+    A metric in the file takes exactly the levels written there, so that a
+    test file says everything it tests; a level left out is off.
+    """
+    effective = dict(configured)
+    table = root.table("thresholds")
+    if table is None:
+        return effective
+    # A level the file leaves out is "off", so that the config's own reader
+    # (same syntax, checks and messages) neither inherits nor checks it.
+    written = {
+        metric: {"warning": "off", "critical": "off", **levels}
+        if isinstance(levels, dict)
+        else levels
+        for metric, levels in table.data.items()
+    }
+    merged = read_config(TableReader({"thresholds": written}, (), root.problems)).thresholds
+    for metric, levels in written.items():
+        if metric in METRICS and isinstance(levels, dict):
+            effective[metric] = merged[metric]
+    return effective
+
+
+def _test(
+    t: _Reader,
+    thresholds: dict[str, MetricThresholds],
+    default_staleness: float | None,
+    locator: _ArrayKeyLocator,
+) -> RuleTest:
+    name = t.string("name", "", required=True)
+    interval = t.duration("interval", 60.0, minimum=0.001)
+    staleness = t.duration("staleness", default_staleness, minimum=0.001)
+    if staleness is None:
+        staleness = 3 * interval  # DESIGN section 6: 3 x the source interval
+    series: dict[str, SeriesInput] = {}
+    named: set[str] = set()  # with bad values too: one mistake, one problem
+    for s in t.tables("series", what="[[tests.series]]"):
+        metric = _metric(s)
+        values = _values(s)
+        if metric in named:
+            s.problem("metric", f"{metric!r} has a series already in this test")
+        elif metric is not None:
+            named.add(metric)
+            if values is not None:
+                series[metric] = SeriesInput(metric, values)
+        s.finish()
+    expectations = tuple(
+        _expectation(a, thresholds, named, interval, locator)
+        for a in t.tables("alerts", what="[[tests.alerts]]")
+    )
+    t.finish()
+    return RuleTest(
+        name, interval, staleness, tuple(series.values()), expectations, locator(t.keypath)
+    )
+
+
+def _metric(t: _Reader) -> str | None:
+    metric = t.string("metric", None, required=True)
+    if metric is None or metric in METRICS:
+        return metric
+    hint = difflib.get_close_matches(metric, METRICS, n=1)
+    t.problem(
+        "metric",
+        f"no such metric {metric!r}; "
+        + (f"did you mean {hint[0]!r}?" if hint else "known: " + ", ".join(METRICS)),
+    )
+    return None
+
+
+def _values(t: _Reader) -> tuple[float | None, ...] | None:
+    text = t.string("values", None, required=True)
+    if text is None:
+        return None
+    try:
+        return parse_series(text)
+    except NotationError as error:
+        t.problem("values", str(error))
+        return None
+
+
+def _expectation(
+    t: _Reader,
+    thresholds: dict[str, MetricThresholds],
+    named: set[str],
+    interval: float,
+    locator: _ArrayKeyLocator,
+) -> Expectation:
+    if not t.has("at"):
+        t.problem("at", 'is required: the evaluation time, such as "5m"')
+    at = t.duration("at", 0.0)
+    if at / interval > MAX_VALUES:
+        t.problem("at", f"is more than {MAX_VALUES} intervals after the start")
+        at = 0.0
+    metric = _metric(t)
+    if metric is not None and metric not in named:
+        t.problem("metric", f"{metric!r} has no [[tests.series]] in this test")
+    level = _severity(t, thresholds, metric)
+    state = t.string("state", "ok", required=True)
+    if state not in EXPECTABLE:
+        reason = " (a rules test has no failed polls)" if state == "error" else ""
+        t.problem("state", f"{state!r} is not one of {', '.join(EXPECTABLE)}{reason}")
+        state = "ok"
+    t.finish()
+    return Expectation(at, metric or "", level, DisplayState(state), locator(t.keypath))
+
+
+def _severity(
+    t: _Reader, thresholds: dict[str, MetricThresholds], metric: str | None
+) -> Severity | None:
+    text = t.string("severity", None)
+    if text is None:
+        return None
+    if text not in {"warning", "critical"}:
+        t.problem("severity", f"{text!r} is not warning or critical")
+        return None
+    level = Severity(text)
+    if metric is not None and rule_of(thresholds.get(metric, MetricThresholds()), level) is None:
+        t.problem("severity", f"{metric} has no {level} threshold (set [thresholds.{metric}])")
+    return level
+
+
+class _Reader(TableReader):
+    """A TableReader that also reads arrays of tables."""
+
+    def tables(self, key: str, *, what: str) -> list[_Reader]:
+        value = self._take(key)
+        if value is MISSING:
+            self.problem(key, f"is required: at least one {what}")
+            return []
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            self.problem(key, f"must be an array of tables, written {what}")
+            return []
+        if not value:
+            self.problem(key, f"is empty: give at least one {what}")
+        keypath = (*self.keypath, key)
+        return [
+            _Reader(item, (*keypath, f"[{index}]"), self.problems, self.base_dir)
+            for index, item in enumerate(value)
+        ]
+
+
+class _IndexedProblems(Problems):
+    """Problems whose keys show array elements as `tests[0].series[1]`."""
+
+    def add(self, parts: tuple[str, ...], message: str) -> None:
+        line = self.locate(parts) if self.locate else None
+        self.items.append(Problem(self.file, _key(parts), message, line))
+
+
+def _key(parts: tuple[str, ...]) -> str:
+    key = ""
+    for part in parts:
+        if part.startswith("["):
+            key += part
+        else:
+            key += ("." if key else "") + dotted(part)
+    return key
+
+
+class _ArrayKeyLocator(KeyLocator):
+    """KeyLocator that counts `[[array]]` headers, so `tests[2]` finds the third one."""
+
+    def __init__(self, text: str) -> None:
+        self.lines: dict[tuple[str, ...], int] = {}
+        last_index: dict[tuple[str, ...], int] = {}
+        table: tuple[str, ...] = ()
+        for number, line in enumerate(text.splitlines(), start=1):
+            if header := self._HEADER.match(line):
+                table = _resolve(_split_key(header[1]), last_index)
+                if line.lstrip().startswith("[["):
+                    self.lines.setdefault(table, number)
+                    last_index[table] = index = last_index.get(table, -1) + 1
+                    table = (*table, f"[{index}]")
+                self.lines.setdefault(table, number)
+            elif assign := self._ASSIGN.match(line):
+                self.lines.setdefault((*table, *_split_key(assign[1])), number)
+
+
+def _resolve(parts: tuple[str, ...], last_index: dict[tuple[str, ...], int]) -> tuple[str, ...]:
+    """`tests.series` under the latest `[[tests]]` is tests[N].series."""
+    resolved: tuple[str, ...] = ()
+    for part in parts[:-1]:
+        resolved = (*resolved, part)
+        if resolved in last_index:
+            resolved = (*resolved, f"[{last_index[resolved]}]")
+    return (*resolved, parts[-1]) if parts else resolved
