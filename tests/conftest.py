@@ -25,3 +25,7 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     work.mkdir()
     monkeypatch.chdir(work)
     return tmp_path
+
+
+# A real PostgreSQL (and PgBouncer) for any test package that asks for one.
+from tests.postgres_server import pgbouncer_server, postgres_server  # noqa: E402, F401

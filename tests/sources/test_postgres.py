@@ -1,0 +1,396 @@
+"""The PostgreSQL source against a real server (and a real PgBouncer).
+
+Counts are exact: each test first waits until the sessions of earlier tests
+are gone (`settle`), then compares what the source reports with what it made
+happen. Nothing waits with a bare sleep: conditions are polled with a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import pytest
+
+from lessay_console.config.model import PostgresConfig
+from lessay_console.config.secrets import Secret
+from lessay_console.sources.base import PollReport, poll_once
+from lessay_console.sources.postgres import APPLICATION_NAME, PostgresSource, open_connection
+from tests.helpers import await_until
+from tests.postgres_server import PgBouncerServer, PostgresServer
+
+TEST_APP = "lessay-test"  # the application_name of every session the tests open
+
+MakeSource = Callable[..., PostgresSource]
+OpenSession = Callable[..., Awaitable[asyncpg.Connection]]
+
+
+def config_for(dsn: str, **overrides: float) -> PostgresConfig:
+    return PostgresConfig(dsn=Secret("env:LESSAY_PG_DSN", dsn), **overrides)
+
+
+@pytest.fixture
+async def sources() -> AsyncIterator[MakeSource]:
+    """Make PostgreSQL sources; every one is closed at teardown."""
+    made: list[PostgresSource] = []
+
+    def make(dsn: str, **overrides: float) -> PostgresSource:
+        source = PostgresSource(config_for(dsn, **overrides))
+        made.append(source)
+        return source
+
+    yield make
+    for source in made:
+        await source.close()
+
+
+@pytest.fixture
+async def sessions(postgres_server: PostgresServer) -> AsyncIterator[OpenSession]:
+    """Open test sessions (as the superuser unless a DSN is given), closed at teardown."""
+    opened: list[asyncpg.Connection] = []
+
+    async def open_session(dsn: str | None = None) -> asyncpg.Connection:
+        connection = await asyncpg.connect(
+            dsn or postgres_server.superuser_dsn,
+            timeout=10,
+            server_settings={"application_name": TEST_APP},
+        )
+        opened.append(connection)
+        return connection
+
+    yield open_session
+    for connection in opened:
+        connection.terminate()
+
+
+@pytest.fixture
+async def admin(sessions: OpenSession) -> asyncpg.Connection:
+    """A superuser session, opened once earlier tests' sessions have gone."""
+    connection = await sessions()
+    await settle(connection)
+    return connection
+
+
+@pytest.fixture
+def monitor_dsn(postgres_server: PostgresServer) -> str:
+    """The role the console is meant to use: pg_read_all_stats and nothing else."""
+    return postgres_server.dsn_for(postgres_server.monitor.name, postgres_server.monitor.password)
+
+
+async def settle(admin: asyncpg.Connection) -> None:
+    """Wait until no session of an earlier test (or console) is left but `admin`."""
+
+    async def quiet() -> bool:
+        return bool(
+            await admin.fetchval(
+                "SELECT count(*) = 0 FROM pg_stat_activity "
+                "WHERE pid <> pg_backend_pid() AND application_name = ANY($1::text[])",
+                [TEST_APP, APPLICATION_NAME],
+            )
+        )
+
+    await await_until(quiet, within=10, interval=0.05)
+
+
+async def poll(source: PostgresSource) -> PollReport:
+    """One poll that must succeed (a failure is not an AssertionError, so that
+    `await_until` does not take it for "not yet")."""
+    report = await poll_once(source)
+    if report.error is not None:
+        pytest.fail(f"poll failed: {report.error.kind}: {report.error.message}")
+    return report
+
+
+def value(report: PollReport, name: str, **labels: str) -> float:
+    wanted = tuple(sorted(labels.items()))
+    for sample in report.samples:
+        if sample.name == name and sample.labels == wanted:
+            return sample.value
+    return 0.0 if name == "pg_connections" else pytest.fail(f"no sample {name}{labels}")
+
+
+def described(report: PollReport) -> str:
+    return ", ".join(f"{s.name}{dict(s.labels) or ''}={s.value:g}" for s in report.samples)
+
+
+async def poll_until(
+    source: PostgresSource, check: Callable[[PollReport], bool], within: float = 10.0
+) -> PollReport:
+    """Poll `source` until `check` holds for a report; fail with the last samples."""
+    last: list[PollReport] = []
+
+    async def probe() -> PollReport | None:
+        report = await poll(source)
+        last[:] = [report]
+        return report if check(report) else None
+
+    try:
+        return await await_until(probe, within=within, interval=0.05)
+    except AssertionError:
+        pytest.fail(f"condition not met within {within}s; last poll: {described(last[0])}")
+
+
+async def console_pids(admin: asyncpg.Connection) -> list[int]:
+    rows = await admin.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = $1 ORDER BY pid",
+        APPLICATION_NAME,
+    )
+    return [row["pid"] for row in rows]
+
+
+# --- what the source measures -------------------------------------------------------------
+
+
+async def test_counts_leave_out_the_console_session(
+    admin: asyncpg.Connection, sources: MakeSource, monitor_dsn: str
+) -> None:
+    report = await poll(sources(monitor_dsn))
+    counted = sum(s.value for s in report.samples if s.name == "pg_connections")
+    everyone = await admin.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+    )
+    assert counted == everyone - 1  # the admin sees the console's session; the console does not
+
+
+async def test_idle_sessions_are_counted(
+    admin: asyncpg.Connection, sessions: OpenSession, sources: MakeSource, monitor_dsn: str
+) -> None:
+    source = sources(monitor_dsn)
+    before = value(await poll(source), "pg_connections", state="idle")
+    for _ in range(3):
+        await sessions()
+    await poll_until(source, lambda r: value(r, "pg_connections", state="idle") == before + 3)
+
+
+async def test_the_longest_running_query_is_timed(
+    admin: asyncpg.Connection, sessions: OpenSession, sources: MakeSource, monitor_dsn: str
+) -> None:
+    source = sources(monitor_dsn)
+    assert value(await poll(source), "pg_longest_query_seconds") == 0.0
+    sleeper = await sessions()
+    started = time.monotonic()
+    sleeping = asyncio.create_task(sleeper.execute("SELECT pg_sleep(5)"))
+    report = await poll_until(source, lambda r: value(r, "pg_longest_query_seconds") >= 0.5)
+    elapsed = time.monotonic() - started
+    assert 0.5 <= value(report, "pg_longest_query_seconds") <= elapsed + 0.05
+    assert value(report, "pg_connections", state="active") == 1
+    await admin.execute("SELECT pg_cancel_backend($1)", sleeper.get_server_pid())
+    with pytest.raises(asyncpg.QueryCanceledError):
+        await sleeping
+    await poll_until(source, lambda r: value(r, "pg_longest_query_seconds") == 0.0)
+
+
+async def test_a_lock_wait_is_counted(
+    admin: asyncpg.Connection, sessions: OpenSession, sources: MakeSource, monitor_dsn: str
+) -> None:
+    await admin.execute(
+        "DROP TABLE IF EXISTS lessay_lock_probe; "
+        "CREATE TABLE lessay_lock_probe (id int PRIMARY KEY, n int); "
+        "INSERT INTO lessay_lock_probe VALUES (1, 0)"
+    )
+    source = sources(monitor_dsn)
+    assert value(await poll(source), "pg_lock_waits") == 0
+    holder, waiter = await sessions(), await sessions()
+    holding = holder.transaction()
+    await holding.start()
+    await holder.execute("UPDATE lessay_lock_probe SET n = 1 WHERE id = 1")
+    waiting = asyncio.create_task(waiter.execute("UPDATE lessay_lock_probe SET n = 2 WHERE id = 1"))
+    try:
+        await poll_until(source, lambda r: value(r, "pg_lock_waits") == 1)
+    finally:
+        await holding.rollback()
+        await waiting
+    await poll_until(source, lambda r: value(r, "pg_lock_waits") == 0)
+    await admin.execute("DROP TABLE lessay_lock_probe")
+
+
+async def test_sessions_idle_in_transaction_are_counted(
+    admin: asyncpg.Connection, sessions: OpenSession, sources: MakeSource, monitor_dsn: str
+) -> None:
+    source = sources(monitor_dsn)
+    assert value(await poll(source), "pg_idle_in_transaction") == 0
+    idle, aborted = await sessions(), await sessions()
+    await idle.execute("BEGIN; SELECT 1")
+    await aborted.execute("BEGIN")
+    with pytest.raises(asyncpg.DivisionByZeroError):
+        await aborted.execute("SELECT 1 / 0")
+    report = await poll_until(source, lambda r: value(r, "pg_idle_in_transaction") == 2)
+    assert value(report, "pg_connections", state="idle in transaction") == 1
+    assert value(report, "pg_connections", state="idle in transaction (aborted)") == 1
+
+
+async def test_max_connections_is_the_servers(
+    admin: asyncpg.Connection, sources: MakeSource, monitor_dsn: str
+) -> None:
+    report = await poll(sources(monitor_dsn))
+    setting = int(await admin.fetchval("SHOW max_connections"))
+    assert value(report, "pg_max_connections") == setting
+
+
+async def test_the_probe_latency_is_positive_and_small(
+    sources: MakeSource, monitor_dsn: str
+) -> None:
+    source = sources(monitor_dsn)
+    for _ in range(3):
+        latency = value(await poll(source), "pg_probe_latency_seconds")
+        assert 0.0 < latency < 0.5
+
+
+# --- the console's session ----------------------------------------------------------------
+
+
+async def test_the_session_is_read_only_named_and_bounded(
+    postgres_server: PostgresServer, admin: asyncpg.Connection, sessions: OpenSession
+) -> None:
+    monitor = postgres_server.monitor
+    await admin.execute(
+        "DROP TABLE IF EXISTS lessay_write_probe; CREATE TABLE lessay_write_probe (n int); "
+        f"GRANT INSERT ON lessay_write_probe TO {monitor.name}"
+    )
+    dsn = postgres_server.dsn_for(monitor.name, monitor.password)
+    # the same role may write when it is not the console: what stops the console is read-only
+    plain_session = await sessions(dsn)
+    await plain_session.execute("INSERT INTO lessay_write_probe VALUES (1)")
+    console = await open_connection(config_for(dsn, statement_timeout=30.0, interval=1.5))
+    try:
+        with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+            await console.execute("INSERT INTO lessay_write_probe VALUES (2)")
+        assert await console.fetchval("SHOW statement_timeout") == "1500ms"  # capped at interval
+        assert await console.fetchval("SHOW lock_timeout") == "750ms"
+        assert await console.fetchval("SHOW idle_in_transaction_session_timeout") == "1500ms"
+        name = await admin.fetchval(
+            "SELECT application_name FROM pg_stat_activity WHERE pid = $1",
+            console.get_server_pid(),
+        )
+        assert name == "lessay-console"
+    finally:
+        await console.close()
+    await admin.execute("DROP TABLE lessay_write_probe")
+
+
+async def test_one_connection_is_kept_across_polls_and_closed(
+    admin: asyncpg.Connection, sources: MakeSource, monitor_dsn: str
+) -> None:
+    source = sources(monitor_dsn)
+    await poll(source)
+    first = await console_pids(admin)
+    assert len(first) == 1
+    for _ in range(3):
+        await poll(source)
+    assert await console_pids(admin) == first
+    await source.close()
+
+    async def gone() -> bool:
+        return not await console_pids(admin)
+
+    await await_until(gone, within=5, interval=0.05)
+
+
+async def test_a_killed_connection_is_made_again(
+    admin: asyncpg.Connection, sources: MakeSource, monitor_dsn: str
+) -> None:
+    source = sources(monitor_dsn)
+    await poll(source)
+    [killed] = await console_pids(admin)
+    assert await admin.fetchval("SELECT pg_terminate_backend($1)", killed)
+    after_kill = await poll_once(source)
+    assert after_kill.error is None or after_kill.error.kind == "connect", after_kill.error
+    await poll(source)
+
+    async def replaced() -> bool:
+        pids = await console_pids(admin)
+        return len(pids) == 1 and killed not in pids
+
+    await await_until(replaced, within=5, interval=0.05)
+
+
+# --- privileges ---------------------------------------------------------------------------
+
+
+async def test_pg_read_all_stats_sees_other_roles_sessions(
+    admin: asyncpg.Connection, sessions: OpenSession, sources: MakeSource, monitor_dsn: str
+) -> None:
+    idle = await sessions()  # the superuser's: another role's session
+    await idle.execute("BEGIN; SELECT 1")
+    report = await poll_until(
+        sources(monitor_dsn), lambda r: value(r, "pg_idle_in_transaction") == 1
+    )
+    assert value(report, "pg_connections", state="unknown") == 0
+    assert report.notes == ()
+
+
+async def test_a_role_without_pg_read_all_stats_gets_samples_and_a_note(
+    postgres_server: PostgresServer,
+    admin: asyncpg.Connection,
+    sessions: OpenSession,
+    sources: MakeSource,
+) -> None:
+    idle = await sessions()  # with the admin, two superuser sessions the plain role cannot see
+    await idle.execute("BEGIN; SELECT 1")
+    plain = postgres_server.plain
+    report = await poll(sources(postgres_server.dsn_for(plain.name, plain.password)))
+    assert value(report, "pg_connections", state="unknown") == 2
+    assert value(report, "pg_idle_in_transaction") == 0  # hidden, hence the note
+    assert value(report, "pg_max_connections") > 0
+    [note] = report.notes
+    assert f"role '{plain.name}' lacks pg_read_all_stats" in note
+    assert "states of 2 other sessions are hidden" in note
+    assert f"GRANT pg_read_all_stats TO {plain.name}" in note
+
+
+# --- PgBouncer and start-up ---------------------------------------------------------------
+
+
+async def test_polls_succeed_through_pgbouncer_in_transaction_mode(
+    pgbouncer_server: PgBouncerServer, admin: asyncpg.Connection, sources: MakeSource
+) -> None:
+    monitor = pgbouncer_server.server.monitor
+    dsn = pgbouncer_server.dsn_for(monitor.name, monitor.password)
+    # more clients than the pool's two server connections: they share them between
+    # transactions, which is what breaks a client relying on prepared statements
+    many = [sources(dsn) for _ in range(4)]
+    for _ in range(5):
+        reports = await asyncio.gather(*(poll(source) for source in many))
+        for report in reports:
+            assert value(report, "pg_max_connections") > 0
+            assert value(report, "pg_probe_latency_seconds") > 0
+    names = await admin.fetch(
+        "SELECT DISTINCT application_name FROM pg_stat_activity WHERE usename = $1", monitor.name
+    )
+    assert {row["application_name"] for row in names} == {"lessay-console"}
+
+
+async def test_a_source_moved_to_another_server_connection_still_polls(
+    pgbouncer_server: PgBouncerServer, sources: MakeSource
+) -> None:
+    monitor = pgbouncer_server.server.monitor
+    dsn = pgbouncer_server.dsn_for(monitor.name, monitor.password)
+    source = sources(dsn)
+    await poll(source)
+    # another client of the same pool takes the server connection the source just
+    # released (PgBouncer hands out the last released first) and keeps it in a
+    # transaction: the source's next statements run on another server connection,
+    # where nothing it prepared exists
+    holder = await asyncpg.connect(dsn, statement_cache_size=0)
+    try:
+        await holder.execute("BEGIN; SELECT 1")
+        for _ in range(3):
+            await poll(source)
+    finally:
+        holder.terminate()
+
+
+def test_asyncpg_is_imported_only_when_connecting() -> None:
+    script = (
+        "import sys\n"
+        "from lessay_console.sources.postgres import PostgresSource\n"
+        "print('asyncpg' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "False"
