@@ -53,7 +53,7 @@ def parse_config_text(text: str, name: str, base_dir: Path | None = None) -> Con
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError([_syntax_problem(name, error)]) from None
+        raise ConfigError([syntax_problem(name, error)]) from None
     problems = Problems(name, locate=KeyLocator(text))
     config = read_config(TableReader(data, (), problems, base_dir))
     if problems.items:
@@ -63,7 +63,7 @@ def parse_config_text(text: str, name: str, base_dir: Path | None = None) -> Con
     return replace(config, source=Path(name))
 
 
-def _syntax_problem(name: str, error: tomllib.TOMLDecodeError) -> Problem:
+def syntax_problem(name: str, error: tomllib.TOMLDecodeError) -> Problem:
     message = str(error)
     match = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
     if not match:
@@ -87,13 +87,19 @@ class KeyLocator:
 
     def __init__(self, text: str) -> None:
         self.lines: dict[tuple[str, ...], int] = {}
+        # `[[tests]]` headers are counted, so that `tests[2]` finds the third one
+        last_index: dict[tuple[str, ...], int] = {}
         table: tuple[str, ...] = ()
         for number, line in enumerate(text.splitlines(), start=1):
             if header := self._HEADER.match(line):
-                table = _split_key(header[1])
+                table = _resolve(split_key(header[1]), last_index)
+                if line.lstrip().startswith("[["):
+                    self.lines.setdefault(table, number)
+                    last_index[table] = index = last_index.get(table, -1) + 1
+                    table = (*table, f"[{index}]")
                 self.lines.setdefault(table, number)
             elif assign := self._ASSIGN.match(line):
-                self.lines.setdefault((*table, *_split_key(assign[1])), number)
+                self.lines.setdefault((*table, *split_key(assign[1])), number)
 
     def __call__(self, parts: tuple[str, ...]) -> int | None:
         for end in range(len(parts), 0, -1):
@@ -102,6 +108,16 @@ class KeyLocator:
         return None
 
 
-def _split_key(key: str) -> tuple[str, ...]:
+def _resolve(parts: tuple[str, ...], last_index: dict[tuple[str, ...], int]) -> tuple[str, ...]:
+    """`tests.series` under the latest `[[tests]]` is tests[N].series."""
+    resolved: tuple[str, ...] = ()
+    for part in parts[:-1]:
+        resolved = (*resolved, part)
+        if resolved in last_index:
+            resolved = (*resolved, f"[{last_index[resolved]}]")
+    return (*resolved, parts[-1]) if parts else resolved
+
+
+def split_key(key: str) -> tuple[str, ...]:
     parts = re.findall(r"\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_-]+)", key)
     return tuple(next(p for p in groups if p) if any(groups) else "" for groups in parts)

@@ -23,8 +23,16 @@ _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def dotted(*parts: str) -> str:
-    """A TOML dotted key, quoting the parts that need it: escalation."Payment Team"."""
-    return ".".join(p if _BARE_KEY.match(p) else '"' + p.replace('"', '\\"') + '"' for p in parts)
+    """A TOML dotted key, quoting the parts that need it: escalation."Payment Team";
+    array elements (parts such as "[0]") are written tests[0].series[1]."""
+    key = ""
+    for part in parts:
+        if part.startswith("[") and key:
+            key += part
+            continue
+        quoted = part if _BARE_KEY.match(part) else '"' + part.replace('"', '\\"') + '"'
+        key += ("." if key else "") + quoted
+    return key
 
 
 @dataclass(frozen=True)

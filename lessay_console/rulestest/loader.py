@@ -18,9 +18,9 @@ from pathlib import Path
 from lessay_console.catalog import METRICS
 
 # the config loader's own helpers, so that keys and TOML errors read the same in both files
-from lessay_console.config.loader import KeyLocator, _split_key, _syntax_problem
+from lessay_console.config.loader import KeyLocator, syntax_problem
 from lessay_console.config.model import MetricThresholds
-from lessay_console.config.reader import MISSING, Problem, Problems, TableReader, dotted
+from lessay_console.config.reader import MISSING, Problem, Problems, TableReader
 from lessay_console.config.sections import read_config
 from lessay_console.rules import DisplayState, Severity, rule_of
 from lessay_console.rulestest.notation import MAX_VALUES, NotationError, parse_series
@@ -94,9 +94,9 @@ def parse_rule_tests(text: str, name: str, thresholds: dict[str, MetricThreshold
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise RuleTestFileError([_syntax_problem(name, error)]) from None
-    locator = _ArrayKeyLocator(text)
-    problems = _IndexedProblems(name, locate=locator)
+        raise RuleTestFileError([syntax_problem(name, error)]) from None
+    locator = KeyLocator(text)
+    problems = Problems(name, locate=locator)
     root = _Reader(data, (), problems)
     effective = _thresholds(root, thresholds)
     default_staleness = root.duration("staleness", None, minimum=0.001)
@@ -142,7 +142,7 @@ def _test(
     t: _Reader,
     thresholds: dict[str, MetricThresholds],
     default_staleness: float | None,
-    locator: _ArrayKeyLocator,
+    locator: KeyLocator,
 ) -> RuleTest:
     name = t.string("name", "", required=True)
     interval = t.duration("interval", 60.0, minimum=0.001)
@@ -200,7 +200,7 @@ def _expectation(
     thresholds: dict[str, MetricThresholds],
     named: set[str],
     interval: float,
-    locator: _ArrayKeyLocator,
+    locator: KeyLocator,
 ) -> Expectation:
     if not t.has("at"):
         t.problem("at", 'is required: the evaluation time, such as "5m"')
@@ -254,50 +254,3 @@ class _Reader(TableReader):
             _Reader(item, (*keypath, f"[{index}]"), self.problems, self.base_dir)
             for index, item in enumerate(value)
         ]
-
-
-class _IndexedProblems(Problems):
-    """Problems whose keys show array elements as `tests[0].series[1]`."""
-
-    def add(self, parts: tuple[str, ...], message: str) -> None:
-        line = self.locate(parts) if self.locate else None
-        self.items.append(Problem(self.file, _key(parts), message, line))
-
-
-def _key(parts: tuple[str, ...]) -> str:
-    key = ""
-    for part in parts:
-        if part.startswith("["):
-            key += part
-        else:
-            key += ("." if key else "") + dotted(part)
-    return key
-
-
-class _ArrayKeyLocator(KeyLocator):
-    """KeyLocator that counts `[[array]]` headers, so `tests[2]` finds the third one."""
-
-    def __init__(self, text: str) -> None:
-        self.lines: dict[tuple[str, ...], int] = {}
-        last_index: dict[tuple[str, ...], int] = {}
-        table: tuple[str, ...] = ()
-        for number, line in enumerate(text.splitlines(), start=1):
-            if header := self._HEADER.match(line):
-                table = _resolve(_split_key(header[1]), last_index)
-                if line.lstrip().startswith("[["):
-                    self.lines.setdefault(table, number)
-                    last_index[table] = index = last_index.get(table, -1) + 1
-                    table = (*table, f"[{index}]")
-                self.lines.setdefault(table, number)
-            elif assign := self._ASSIGN.match(line):
-                self.lines.setdefault((*table, *_split_key(assign[1])), number)
-
-
-def _resolve(parts: tuple[str, ...], last_index: dict[tuple[str, ...], int]) -> tuple[str, ...]:
-    """`tests.series` under the latest `[[tests]]` is tests[N].series."""
-    resolved: tuple[str, ...] = ()
-    for part in parts[:-1]:
-        resolved = (*resolved, part)
-        if resolved in last_index:
-            resolved = (*resolved, f"[{last_index[resolved]}]")
-    return (*resolved, parts[-1]) if parts else resolved
