@@ -28,6 +28,7 @@ from lessay_console.demo.exposition import render_metrics
 from lessay_console.demo.fleet import DeploymentRejectedError, parse_deploy_request
 from lessay_console.demo.scenarios import SCENARIOS
 from lessay_console.demo.timestamps import iso_utc
+from lessay_console.redaction import redact
 
 if TYPE_CHECKING:
     from lessay_console.demo.backend import DemoBackend
@@ -231,11 +232,12 @@ class DemoRequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Access lines to the logger, not stderr."""
-        logger.info("%s %s", self.address_string(), format % args)
+        # redacted: a request line may carry a token in its query string
+        logger.info("%s %s", self.address_string(), redact(format % args))
 
     def log_error(self, format: str, *args: Any) -> None:
         """Protocol errors (bad request lines, timeouts) to the logger, not stderr."""
-        logger.warning("%s %s", self.address_string(), format % args)
+        logger.warning("%s %s", self.address_string(), redact(format % args))
 
 
 class DemoHTTPServer(ThreadingHTTPServer):

@@ -32,8 +32,12 @@ CONTRACT = {
 }
 
 
-def parse_exposition(text: str) -> tuple[list[Sample], list[str]]:
-    """Samples of a valid body and the problems of dropped families; SourceFailure if invalid."""
+def parse_exposition(
+    text: str,
+    extra: dict[str, str] | None = None,
+) -> tuple[list[Sample], list[str]]:
+    """Samples of a valid body (with `extra` labels, such as the instance) and the
+    problems of dropped families; SourceFailure if the body is invalid."""
     try:
         families = list(text_string_to_metric_families(text))
     except (ValueError, TypeError, IndexError) as error:
@@ -51,7 +55,8 @@ def parse_exposition(text: str) -> tuple[list[Sample], list[str]]:
             value = float(sample.value)
             if family.type == "counter" and (math.isnan(value) or value < 0):
                 raise SourceFailure("invalid", f"counter {sample.name} is {value:g}")
-            samples.append(Sample(sample.name, value, labels_of(sample.labels)))
+            labels = {**sample.labels, **extra} if extra else sample.labels
+            samples.append(Sample(sample.name, value, labels_of(labels)))
     return samples, problems
 
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from lessay_console.config.model import ApiConfig
 from lessay_console.redaction import redact
-from lessay_console.samples import Collected, Sample, SourceFailure, labels_of
+from lessay_console.samples import Collected, Sample, SourceFailure
 from lessay_console.sources.exposition import parse_exposition
 from lessay_console.sources.http import http_client, http_failure
 
@@ -78,10 +78,7 @@ class ScrapeSource:
         except Exception as error:  # httpx's transport errors, classified
             raise http_failure(error, self.timeout) from None
         text = body.decode("utf-8", errors="replace")
-        samples, problems = parse_exposition(text)
-        instance = labels_of(instance=_instance(url))
-        labelled = [Sample(s.name, s.value, tuple(sorted(s.labels + instance))) for s in samples]
-        return labelled, problems
+        return parse_exposition(text, {"instance": _instance(url)})
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         declared = response.headers.get("content-length")

@@ -169,3 +169,13 @@ async def test_a_token_in_the_url_never_reaches_a_message() -> None:
     assert "SecretToken123" not in report.error.message
     assert "pw123456" not in report.error.message
     assert "token=***" in report.error.message
+
+
+async def test_no_log_line_carries_a_token(two_backends, caplog: pytest.LogCaptureFixture) -> None:
+    """httpx logs every request's full URL at INFO; the console must not pass it on."""
+    caplog.set_level("DEBUG")
+    url = f"{two_backends[0].url}/metrics?token=LogSecret42"
+    report = await collect(scrape(url, f"http://127.0.0.1:{closed_port()}/x?token=LogSecret42"))
+    assert report.ok
+    assert caplog.records  # logging was on, at DEBUG
+    assert not [r for r in caplog.records if "LogSecret42" in r.getMessage()]
