@@ -1,18 +1,23 @@
 """The PostgreSQL source: sessions by state, lock waits, the longest query, probe latency.
 
 One connection is kept open across polls and made again after a failure.
-Each poll is two round trips: the activity figures in one SQL statement, then
-a trivial probe the client times. Both travel over the simple query protocol
-(the statement as `COPY (...) TO STDOUT`), so nothing depends on a prepared
-statement surviving between round trips. That is what PgBouncer's
-transaction pooling needs: between two transactions the client may be handed
-another server connection.
+Nothing is set on the session: PgBouncer in transaction pooling mode hands a
+server connection to another client between two transactions, so a session
+`SET` would stay behind for that client (a `default_transaction_read_only`
+failing the application's writes) while the console's own next transaction
+ran elsewhere without it. Instead each poll is one explicit transaction that
+carries its own settings (`read_only_transaction`): `BEGIN READ ONLY` and
+`SET LOCAL`s of bounded statement and lock waits and of `application_name =
+'lessay-console'` (so that a DBA sees who is polling), all in one round trip;
+then the activity figures in one SQL statement; then a trivial probe the
+client times; then `COMMIT`. Four round trips, all over the simple query
+protocol (the statement as `COPY (...) TO STDOUT`), so nothing relies on a
+prepared statement. A failed transaction is rolled back; a connection whose
+transaction state is unknown (a client-side timeout, a cut poll, a lost
+connection) is dropped and made again at the next poll.
 
-The session is set up with plain `SET`s after connecting (PgBouncer refuses
-them as startup parameters): read-only, bounded statement and lock waits, and
-`application_name = 'lessay-console'` so that a DBA sees who it is. asyncpg
-is imported only when a connection is made: the console's start-up does not
-pay for it.
+asyncpg is imported only when a connection is made: the console's start-up
+does not pay for it.
 """
 
 from __future__ import annotations
@@ -22,13 +27,19 @@ import io
 import json
 import logging
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lessay_console.config.model import PostgresConfig
 from lessay_console.samples import Collected, Sample, SourceFailure, labels_of
 from lessay_console.sources.postgres_dsn import DsnError, Target, parse_dsn, ssl_argument
-from lessay_console.sources.postgres_errors import connect_failure, query_failure
+from lessay_console.sources.postgres_errors import (
+    connect_failure,
+    is_connection_lost,
+    query_failure,
+)
 
 if TYPE_CHECKING:
     from asyncpg import Connection
@@ -68,67 +79,117 @@ PROBE_SQL = "SELECT 1"
 
 
 @dataclass(frozen=True)
-class SessionSettings:
-    """What the console SETs on its session; times in milliseconds."""
+class TransactionSettings:
+    """What each of the console's transactions sets with `SET LOCAL`; times in milliseconds."""
 
     statement_timeout: int
     lock_timeout: int
     idle_in_transaction_session_timeout: int
 
     @classmethod
-    def for_config(cls, config: PostgresConfig) -> SessionSettings:
+    def for_config(cls, config: PostgresConfig) -> TransactionSettings:
         # a statement may not outlive a poll: never longer than the interval or
         # the poll's timeout; at least 1 ms, since 0 would mean "no limit"
         limit = min(config.statement_timeout, config.interval, config.timeout)
         statement = max(1, round(limit * 1000))
         return cls(statement, max(1, statement // 2), statement)
 
-    def sql(self) -> str:
-        """One simple-protocol round trip of plain SETs (values are integers we made)."""
+    def begin_sql(self) -> str:
+        """BEGIN READ ONLY and the SET LOCALs: one simple-protocol round trip.
+
+        The values are integers we made. `SET LOCAL` ends with the transaction:
+        nothing stays on the (possibly pooled) server connection.
+        """
         return (
-            "SET default_transaction_read_only = on; "
-            f"SET statement_timeout = {self.statement_timeout}; "
-            f"SET lock_timeout = {self.lock_timeout}; "
-            "SET idle_in_transaction_session_timeout = "
+            "BEGIN READ ONLY; "
+            f"SET LOCAL statement_timeout = {self.statement_timeout}; "
+            f"SET LOCAL lock_timeout = {self.lock_timeout}; "
+            "SET LOCAL idle_in_transaction_session_timeout = "
             f"{self.idle_in_transaction_session_timeout}; "
-            f"SET application_name = '{APPLICATION_NAME}'"
+            f"SET LOCAL application_name = '{APPLICATION_NAME}'"
         )
 
 
 async def open_connection(
     config: PostgresConfig, target: Target | None = None, within: float | None = None
 ) -> Connection:
-    """A connection set up as the console's session. Raises `SourceFailure`.
+    """A connection for the console's SQL. Raises `SourceFailure`.
 
-    `within` bounds connecting and the set-up together, in seconds (default:
-    the config's poll timeout).
+    Nothing is set on its session: run SQL on it only inside
+    `read_only_transaction(connection, TransactionSettings.for_config(config))`,
+    which gives every transaction the console's settings. `within` bounds
+    connecting, in seconds (default: the config's poll timeout).
     """
     import asyncpg
 
     if target is None:
         target = _parse(config)
     budget = config.timeout if within is None else within
-    deadline = time.monotonic() + budget
     try:
-        connection = await asyncpg.connect(
+        return await asyncpg.connect(
             target.uri,
             ssl=ssl_argument(target),
             timeout=budget,
             command_timeout=config.timeout,
             # no named prepared statements: PgBouncer in transaction mode may
-            # run the next statement on another server connection
+            # run the next transaction on another server connection
             statement_cache_size=0,
         )
     except Exception as error:
         raise connect_failure(error, target, budget) from None
+
+
+@asynccontextmanager
+async def read_only_transaction(
+    connection: Connection, settings: TransactionSettings, deadline: float | None = None
+) -> AsyncIterator[Connection]:
+    """One read-only transaction carrying the console's settings, committed at the end.
+
+    `BEGIN READ ONLY` and the `SET LOCAL`s go in one round trip; they end with
+    the transaction. When the block raises, a server error (the transaction is
+    merely aborted) is rolled back and the connection kept; any other failure
+    (a client-side timeout, a cancellation, a lost connection, a failed
+    ROLLBACK) leaves the transaction's state unknown, so the connection is
+    terminated: make a new one. The error is raised as it came (asyncpg's).
+
+    `deadline` (a `time.monotonic()` instant) bounds BEGIN, COMMIT and
+    ROLLBACK; without it the connection's `command_timeout` does.
+    """
+
+    def left() -> float | None:
+        return None if deadline is None else _left(deadline)
+
     try:
-        await connection.execute(SessionSettings.for_config(config).sql(), timeout=_left(deadline))
+        await connection.execute(settings.begin_sql(), timeout=left())
+        yield connection
+        await connection.execute("COMMIT", timeout=left())
     except BaseException as error:
-        connection.terminate()
-        if isinstance(error, Exception):
-            raise query_failure(error, target, "the session set-up", budget) from None
+        await _end_failed(connection, error, left)
         raise
-    return connection
+    if connection.is_in_transaction():  # the block began another one: never leave it open
+        connection.terminate()
+
+
+async def _end_failed(
+    connection: Connection, error: BaseException, left: Callable[[], float | None]
+) -> None:
+    """Roll back after a server error; drop the connection when its state is unknown."""
+    if connection.is_closed():
+        return
+    server_error = getattr(error, "sqlstate", None) and not is_connection_lost(error)
+    if not (isinstance(error, Exception) and server_error):
+        connection.terminate()
+        return
+    try:
+        await connection.execute("ROLLBACK", timeout=left())
+    except Exception:  # the original error is the one to report
+        connection.terminate()
+    except BaseException:  # cancelled while rolling back
+        connection.terminate()
+        raise
+    else:
+        if connection.is_in_transaction():
+            connection.terminate()
 
 
 class PostgresSource:
@@ -143,6 +204,7 @@ class PostgresSource:
         # our own deadline falls a little before poll_once's cut, so that a
         # slow server is reported with what was slow rather than a bare timeout
         self._budget = config.timeout - min(0.2, config.timeout * 0.1)
+        self._settings = TransactionSettings.for_config(config)
         self._connection: Connection | None = None
         self._target: Target | None = None
         self._dsn_error: str | None = None
@@ -168,8 +230,10 @@ class PostgresSource:
                 self._discard()
                 return await self._poll(target, deadline)
         except BaseException:
-            # a failed or cut poll may leave the connection mid-statement
-            self._discard()
+            # read_only_transaction has rolled back, or terminated a connection
+            # whose state it could not know: a closed one is made again
+            if self._connection is not None and self._connection.is_closed():
+                self._connection = None
             raise
 
     async def close(self) -> None:
@@ -200,15 +264,18 @@ class PostgresSource:
         async def keep(data: bytes) -> None:
             chunks.append(data)
 
-        what = "the activity query"
+        what = "the transaction set-up"
         try:
-            await connection.copy_from_query(
-                ACTIVITY_SQL, output=keep, format="csv", timeout=_left(deadline)
-            )
-            what = "the probe query"
-            started = time.perf_counter()
-            await connection.execute(PROBE_SQL, timeout=_left(deadline))
-            latency = time.perf_counter() - started
+            async with read_only_transaction(connection, self._settings, deadline):
+                what = "the activity query"
+                await connection.copy_from_query(
+                    ACTIVITY_SQL, output=keep, format="csv", timeout=_left(deadline)
+                )
+                what = "the probe query"
+                started = time.perf_counter()  # the probe's round trip alone
+                await connection.execute(PROBE_SQL, timeout=_left(deadline))
+                latency = time.perf_counter() - started
+                what = "the commit"
         except Exception as error:
             raise query_failure(error, target, what, self.timeout) from None
         return activity_samples(b"".join(chunks), latency)

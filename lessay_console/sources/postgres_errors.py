@@ -42,7 +42,7 @@ def connect_failure(error: BaseException, target: Target, timeout: float) -> Sou
 
 
 def query_failure(error: BaseException, target: Target, what: str, timeout: float) -> SourceFailure:
-    """Why `what` (the activity query, the probe, the session set-up) failed."""
+    """Why `what` (the transaction set-up, the activity query, the probe, the commit) failed."""
     kind, message = _query_reason(error, target, what, timeout)
     return SourceFailure(kind, scrub(message, target))
 

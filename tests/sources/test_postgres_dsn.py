@@ -1,4 +1,4 @@
-"""The PostgreSQL source's pure parts: DSN reading, the TLS decision, the session settings."""
+"""The PostgreSQL source's pure parts: DSN reading, the TLS decision, the transaction settings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from lessay_console.config.model import PostgresConfig
 from lessay_console.config.secrets import Secret
-from lessay_console.sources.postgres import PostgresSource, SessionSettings
+from lessay_console.sources.postgres import PostgresSource, TransactionSettings
 from lessay_console.sources.postgres_dsn import (
     DsnError,
     is_local,
@@ -127,7 +127,21 @@ def test_statement_timeout_never_outlives_a_poll(
     statement: float, interval: float, timeout: float, expected: int
 ) -> None:
     config = PostgresConfig(Secret("env:PG", "postgresql:///"), statement, timeout, interval)
-    settings = SessionSettings.for_config(config)
+    settings = TransactionSettings.for_config(config)
     assert settings.statement_timeout == expected
     assert 0 < settings.lock_timeout <= settings.statement_timeout
     assert settings.idle_in_transaction_session_timeout > 0
+
+
+def test_the_settings_are_set_for_the_transaction_only() -> None:
+    config = PostgresConfig(Secret("env:PG", "postgresql:///"), 2.0, 5.0, 5.0)
+    statements = [
+        part.strip() for part in TransactionSettings.for_config(config).begin_sql().split(";")
+    ]
+    assert statements[0] == "BEGIN READ ONLY"
+    assert statements[1:] == [
+        "SET LOCAL statement_timeout = 2000",
+        "SET LOCAL lock_timeout = 1000",
+        "SET LOCAL idle_in_transaction_session_timeout = 2000",
+        "SET LOCAL application_name = 'lessay-console'",
+    ]

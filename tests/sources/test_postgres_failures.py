@@ -23,7 +23,12 @@ from lessay_console.config.model import PostgresConfig
 from lessay_console.config.secrets import Secret
 from lessay_console.samples import SourceFailure
 from lessay_console.sources.base import PollReport, poll_once
-from lessay_console.sources.postgres import PostgresSource, open_connection
+from lessay_console.sources.postgres import (
+    PostgresSource,
+    TransactionSettings,
+    open_connection,
+    read_only_transaction,
+)
 from lessay_console.sources.postgres_dsn import parse_dsn
 from lessay_console.sources.postgres_errors import query_failure
 from tests.postgres_server import PostgresServer, free_port
@@ -146,10 +151,15 @@ async def test_a_statement_past_statement_timeout_is_a_timeout_failure(
 ) -> None:
     monitor = postgres_server.monitor
     dsn = postgres_server.dsn_for(monitor.name, monitor.password)
-    console = await open_connection(config_for(dsn, statement_timeout=0.1))
+    config = config_for(dsn, statement_timeout=0.1)
+    console = await open_connection(config)
     try:
         with pytest.raises(asyncpg.QueryCanceledError) as raised:
-            await console.execute("SELECT pg_sleep(3)")
+            async with read_only_transaction(console, TransactionSettings.for_config(config)):
+                await console.execute("SELECT pg_sleep(3)")
+        # the server cancelled it: rolled back, the connection is kept
+        assert not console.is_closed()
+        assert await console.fetchval("SELECT 1") == 1
     finally:
         await console.close()
     failure = query_failure(raised.value, parse_dsn(dsn), "the activity query", 5.0)
