@@ -10,6 +10,7 @@ per series over the window and then summed, as `sum(rate(...))` and
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,8 +90,7 @@ class View:
         for ref, t, _ in self.fresh(name, match):
             summary = ref.series.summary(start, self.now)
             if summary is not None:
-                value = promql.extrapolate(summary, start, self.now, is_counter=True,
-                                           is_rate=False)
+                value = promql.extrapolate(summary, start, self.now, is_counter=True, is_rate=False)
                 results.append((ref, value))
                 newest = t if newest is None else max(newest, t)
         return results, newest
@@ -216,9 +216,12 @@ def queried(metric: str) -> Derivation:
     set the query returned; several (error rate by service) give the worst and a breakdown."""
 
     def derive(view: View) -> Reading:
-        fresh = view.fresh(f"query:{metric}")
+        every = view.fresh(f"query:{metric}")
+        # NaN is PromQL's "nothing to compute" (no requests in the window): no data, as on
+        # the scrape path, not a value that is never above a threshold
+        fresh = [item for item in every if not math.isnan(item[2])]
         if not fresh:
-            return NO_DATA
+            return Reading(None, detail="no data in the window") if every else NO_DATA
         newest = max(t for _, t, _ in fresh)
         if len(fresh) == 1:
             return Reading(fresh[0][2], newest)

@@ -75,7 +75,11 @@ def extrapolated_delta(
 
 
 def extrapolate(
-    summary: RangeSummary, range_start: float, range_end: float, *, is_counter: bool,
+    summary: RangeSummary,
+    range_start: float,
+    range_end: float,
+    *,
+    is_counter: bool,
     is_rate: bool,
 ) -> float:
     """`extrapolatedRate` from a range's summary (the store keeps one cheaply per series)."""

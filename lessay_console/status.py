@@ -168,8 +168,9 @@ def dumps(snapshot: Snapshot, environment: str, *, pretty: bool) -> str:
     return json.dumps(to_json(snapshot, environment), indent=2 if pretty else None, allow_nan=False)
 
 
-async def run_status(config: Config, *, as_json: bool, watch: float | None,
-                     echo: Callable[[str], None]) -> int:
+async def run_status(
+    config: Config, *, as_json: bool, watch: float | None, echo: Callable[[str], None]
+) -> int:
     """Collect and evaluate once (or every `watch` seconds, until a signal); the exit code."""
     monitor = Monitor(config)
     environment = config.environment
@@ -181,8 +182,11 @@ async def run_status(config: Config, *, as_json: bool, watch: float | None,
             await monitor.poll_all_once()
         if watch is None:
             snapshot = monitor.evaluate()
-            echo(dumps(snapshot, environment, pretty=True) if as_json
-                 else render_table(snapshot, environment))
+            echo(
+                dumps(snapshot, environment, pretty=True)
+                if as_json
+                else render_table(snapshot, environment)
+            )
             return worst_exit_code(snapshot)
         return await _watch(monitor, environment, as_json, watch, echo)
     finally:

@@ -92,10 +92,19 @@ class Series:
             return summarize(self.window(start, end))  # rare: markers inside the range
         if high - low < 2:
             return None
-        correction = sum(before for t_before, t_after, before in self.drops
-                         if t_before > start and t_after <= end)
-        return RangeSummary(self.times[low], self.values[low], self.times[high - 1],
-                            self.values[high - 1], high - low, correction)
+        correction = sum(
+            before
+            for t_before, t_after, before in self.drops
+            if t_before > start and t_after <= end
+        )
+        return RangeSummary(
+            self.times[low],
+            self.values[low],
+            self.times[high - 1],
+            self.values[high - 1],
+            high - low,
+            correction,
+        )
 
     def prune(self, before: float) -> None:
         """Forget samples at or before `before`, in bulk once they are half the series."""

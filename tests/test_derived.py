@@ -135,3 +135,11 @@ def test_prometheus_query_results_per_label_set() -> None:
     assert reading.detail == "worst: payments"
     counter(store, "query:active_sessions", [(NOW, 1800)])
     assert queried("active_sessions")(view(store)).value == 1800
+
+
+def test_a_nan_from_prometheus_is_no_data() -> None:
+    store = MetricStore()
+    counter(store, "query:api_latency_p95", [(NOW, float("nan"))])
+    reading = queried("api_latency_p95")(view(store))
+    assert reading.value is None
+    assert reading.detail == "no data in the window"

@@ -228,5 +228,7 @@ def test_staleness_window_and_queries() -> None:
     assert staleness_of(config.host) == 60
     assert config.metrics.window == 600
     assert config.prometheus.queries == {"api_error_rate": "sum(rate(errors[5m]))"}
-    assert "prometheus.queries.cpuu: no such metric; did you mean 'cpu'?" in problems(
-        '[prometheus]\nurl = "http://p"\n[prometheus.queries]\ncpuu = "x"\n')[0]
+    assert (
+        "prometheus.queries.cpuu: no such metric; did you mean 'cpu'?"
+        in problems('[prometheus]\nurl = "http://p"\n[prometheus.queries]\ncpuu = "x"\n')[0]
+    )
