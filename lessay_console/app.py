@@ -1,20 +1,32 @@
-"""The Textual application: screens render state and send intents; the core does the work."""
+"""The Textual application: the screens render the engine's snapshots and send intents.
+
+The app owns the metrics engine (`Monitor`, plain async Python): its pollers
+run as a worker on the app's loop, and a timer takes a snapshot every
+refresh interval and hands it to the screen on top. Nothing on a screen
+waits on a source.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import ClassVar
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from lessay_console.config import Config
 from lessay_console.context import ConsoleContext
 from lessay_console.demo.launcher import DemoLauncher
-from lessay_console.screens.overview import OverviewScreen
+from lessay_console.monitor import Monitor, Snapshot
+from lessay_console.screens.dashboard import DashboardScreen
+from lessay_console.widgets.alert_bar import new_criticals
 
 log = logging.getLogger(__name__)
 
@@ -22,54 +34,193 @@ log = logging.getLogger(__name__)
 # handler for them: without these a dropped SSH connection (SIGHUP) or a
 # `kill` would end the process without its shutdown hooks.
 STOP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+LOW_BANDWIDTH_REFRESH = 5.0
 
 
 class LessayConsole(App[None]):
     """The operations console."""
 
     TITLE = "lessay-console"
+    CSS = """
+    LessayConsole.-low-bandwidth .trend { display: none; }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="quit", tooltip="Leave the console."),
         Binding("ctrl+c", "quit", "Quit", id="quit-ctrl-c", show=False, priority=True),
+        Binding(
+            "w",
+            "war_room",
+            "War room",
+            id="war-room",
+            tooltip="Big numbers, the alert timeline and the incident clock.",
+        ),
+        Binding("i", "sources", "Sources", id="sources", tooltip="What the console is pointed at."),
+        Binding(
+            "s",
+            "scenario",
+            "Scenario",
+            id="scenario",
+            tooltip="Demo only: switch the demo backend's scenario.",
+        ),
+        Binding("question_mark,f1", "help", "Help", id="help", tooltip="Every key."),
     ]
 
-    def __init__(self, context: ConsoleContext, demo: DemoLauncher | None = None) -> None:
+    def __init__(
+        self,
+        context: ConsoleContext,
+        demo: DemoLauncher | None = None,
+        *,
+        war_room: bool = False,
+        low_bandwidth: bool = False,
+        monitor: Monitor | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         super().__init__()
+        self.clock = clock  # wall clock for what the screens show (a test can stop it)
         self.context = context
         self.demo = demo
+        self.start_in_war_room = war_room
+        self.low_bandwidth = low_bandwidth
         self.stop_signal: signal.Signals | None = None
+        self.monitor: Monitor | None = monitor  # given: tests drive it without pollers
+        self.snapshot: Snapshot | None = None
 
+    # -- lifecycle ----------------------------------------------------------
     def on_mount(self) -> None:
         loop = asyncio.get_running_loop()
         for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, self._stop_on_signal, signum)
-        self.push_screen(OverviewScreen(self.context))
-        if self.demo is not None:
+        self.set_class(self.low_bandwidth, "-low-bandwidth")
+        self.push_screen(DashboardScreen(self.context))
+        if self.start_in_war_room:
+            self.action_war_room()
+        if self.monitor is not None:
+            self._attach(self.monitor)
+        elif self.demo is not None:
             # after the first frame: the operator sees the console at once
             self.call_after_refresh(self._start_demo)
+        else:
+            self._start_monitor(self.context.config)
+        refresh = self.context.config.console.refresh
+        if self.low_bandwidth:
+            refresh = max(refresh, LOW_BANDWIDTH_REFRESH)
+        self.set_interval(refresh, self.refresh_snapshot)
 
     def _start_demo(self) -> None:
-        if self.demo is None:
-            return
-        self.run_worker(self.demo.start, name="demo-start", thread=True, exit_on_error=False)
+        if self.demo is not None:
+            self.run_worker(self.demo.start, name="demo-start", thread=True, exit_on_error=False)
+
+    def _start_monitor(self, config: Config) -> None:
+        monitor = Monitor(config)
+        self._attach(monitor)
+        self.run_worker(self._run_monitor(monitor), name="monitor", exit_on_error=False)
+
+    def _attach(self, monitor: Monitor) -> None:
+        self.monitor = monitor
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                screen.set_metrics(monitor.metric_names)
+        self.call_after_refresh(self.refresh_snapshot)
+
+    async def _run_monitor(self, monitor: Monitor) -> None:
+        try:
+            await monitor.start()
+            self.refresh_snapshot()
+            await monitor.run()
+        finally:
+            await monitor.aclose()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.name != "demo-start":
-            return
-        if event.state == WorkerState.SUCCESS:
+        """Errors surface once, here: a failed worker becomes a message, never a crash."""
+        name = event.worker.name
+        if name == "demo-start" and event.state is WorkerState.SUCCESS:
             from lessay_console.demo.settings import demo_config
 
             backend = event.worker.result
             log.info("demo backend at %s, data in %s", backend.url, backend.data_dir)
             self.context = replace(self.context, config=demo_config(backend), demo_url=backend.url)
-            for screen in self.screen_stack:
-                if isinstance(screen, OverviewScreen):
-                    screen.show_context(self.context)
-        elif event.state == WorkerState.ERROR:
-            log.error("demo backend failed to start: %s", event.worker.error)
-            self.exit(return_code=2, message=f"lessay-console: demo backend: {event.worker.error}")
+            self._start_monitor(self.context.config)
+        elif event.state is WorkerState.ERROR:
+            log.error("%s failed: %s", name, event.worker.error)
+            if name == "demo-start":
+                self.exit(
+                    return_code=2, message=f"lessay-console: demo backend: {event.worker.error}"
+                )
+            else:
+                self.notify(f"{name}: {event.worker.error}", severity="error", timeout=30)
+
+    def refresh_snapshot(self) -> None:
+        """Evaluate the engine (cheap, no I/O) and show the result on the screen on top."""
+        if self.monitor is None:
+            return
+        snapshot = self.monitor.evaluate(self.clock())
+        if self.context.config.console.bell and new_criticals(self.snapshot, snapshot):
+            self.bell()
+        self.snapshot = snapshot
+        show = getattr(self.screen, "show_snapshot", None)
+        if show is not None:
+            show(snapshot, self.monitor)
 
     def _stop_on_signal(self, signum: signal.Signals) -> None:
         log.info("received %s; stopping", signum.name)
         self.stop_signal = signum
         self.exit(return_code=128 + signum)
+
+    # -- intents ------------------------------------------------------------
+    def open_metric(self, metric: str) -> None:
+        if self.monitor is None:
+            return
+        from lessay_console.screens.metric import MetricScreen
+
+        self.push_screen(MetricScreen(self.context, metric))
+        self.call_after_refresh(self.refresh_snapshot)
+
+    def action_war_room(self) -> None:
+        from lessay_console.screens.war_room import WarRoomScreen
+
+        if isinstance(self.screen, WarRoomScreen):
+            self.pop_screen()
+            return
+        self.push_screen(WarRoomScreen(self.context))
+        self.call_after_refresh(self.refresh_snapshot)
+
+    def action_sources(self) -> None:
+        from lessay_console.screens.overview import OverviewScreen
+
+        if isinstance(self.screen, OverviewScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(OverviewScreen(self.context))
+
+    def action_scenario(self) -> None:
+        backend = self.demo.backend if self.demo is not None else None
+        if backend is None:
+            self.notify("Scenarios exist only on the demo backend (--demo).", timeout=4)
+            return
+        from lessay_console.screens.scenario import ScenarioScreen
+
+        def switch(name: str | None) -> None:
+            if name and name != backend.scenario:
+                backend.set_scenario(name)
+                self.notify(f"Demo scenario: {name}", timeout=4)
+
+        self.push_screen(ScenarioScreen(backend.scenario), switch)
+
+    def action_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The palette lists every action of the console, beside Textual's own."""
+        yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "War room", "Big numbers, alert timeline, incident clock", self.action_war_room
+        )
+        yield SystemCommand("Sources", "What the console is pointed at", self.action_sources)
+        if self.demo is not None:
+            yield SystemCommand(
+                "Demo scenario", "Switch the demo backend's scenario", self.action_scenario
+            )
+        yield SystemCommand("Help", "Every key", self.action_help)

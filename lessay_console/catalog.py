@@ -32,7 +32,7 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec("db_pool_usage", "DB pool", "%", "database connections in use of the maximum"),
         MetricSpec("db_latency_p95", "DB p95", "ms", "95th percentile database query time"),
         MetricSpec(
-            "payment_success_rate", "Payments OK", "%", "payment transactions that succeeded"
+            "payment_success_rate", "Pay success", "%", "payment transactions that succeeded"
         ),
         MetricSpec("active_sessions", "Sessions", "", "active user sessions"),
         MetricSpec("lesson_completion_rate", "Lessons done", "%", "lessons completed of started"),

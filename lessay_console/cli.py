@@ -40,6 +40,8 @@ class GlobalOptions:
     operator: str | None
     demo: bool
     scenario: str | None
+    war_room: bool = False
+    low_bandwidth: bool = False
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,6 +61,14 @@ class GlobalOptions:
 @click.option("--operator", help="Who is at the console (default: $SUDO_USER, then $USER).")
 @click.option("--demo", is_flag=True, help="Run on the built-in demo backend, whatever the config.")
 @click.option("--scenario", help="Demo scenario to start in (with --demo).")
+@click.option(
+    "--war-room", is_flag=True, help="Start in the war-room view: big numbers for a shared screen."
+)
+@click.option(
+    "--low-bandwidth",
+    is_flag=True,
+    help="For slow SSH links: no trend lines, a redraw every 5 s at most.",
+)
 @click.version_option(__version__, prog_name="lessay-console")
 @click.pass_context
 def main(
@@ -68,13 +78,17 @@ def main(
     operator: str | None,
     demo: bool,
     scenario: str | None,
+    war_room: bool,
+    low_bandwidth: bool,
 ) -> None:
     """Operations console for the Lessay platform.
 
     With no command, opens the console on the configuration found, or on the
     built-in demo backend when there is none.
     """
-    ctx.obj = GlobalOptions(config_path, state_dir, operator, demo, scenario)
+    ctx.obj = GlobalOptions(
+        config_path, state_dir, operator, demo, scenario, war_room, low_bandwidth
+    )
     if ctx.invoked_subcommand is None:
         from lessay_console.launch import LaunchError, run_console
 

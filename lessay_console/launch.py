@@ -61,7 +61,9 @@ def run_console(options: GlobalOptions) -> int:
             config or Config(environment="demo"), operator, records, demo=demo is not None
         )
         log.info("console started by %s (config: %s)", operator, context.config.source or "demo")
-        app = LessayConsole(context, demo)
+        app = LessayConsole(
+            context, demo, war_room=options.war_room, low_bandwidth=options.low_bandwidth
+        )
         try:
             app.run()
         finally:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lessay_console.config import Config
-from lessay_console.formatting import format_reading, format_rule, format_since
+from lessay_console.formatting import format_reading, format_rule, format_since, state_word
 from lessay_console.monitor import (
     UNKNOWN,
     MetricStatus,
@@ -42,14 +42,6 @@ def iso(t: float | None) -> str | None:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def state_word(status: MetricStatus) -> str:
-    """FIRING critical -> CRIT, FIRING warning -> WARN, else the state's name."""
-    state = status.state
-    if state.state is DisplayState.FIRING and state.severity is not None:
-        return "CRIT" if state.severity.value == "critical" else "WARN"
-    return STATE_WORDS[state.state]
-
-
 def render_table(snapshot: Snapshot, environment: str) -> str:
     code = worst_exit_code(snapshot)
     lines = [f"lessay-console status: {CODE_WORDS[code]} · {environment} · {iso(snapshot.at)}", ""]
@@ -61,7 +53,7 @@ def render_table(snapshot: Snapshot, environment: str) -> str:
             (
                 status.spec.title,
                 format_reading(status.spec, status.reading),
-                state_word(status),
+                state_word(status.state),
                 format_since(snapshot.at - status.state.since),
                 format_rule(status.thresholds.warning, unit),
                 format_rule(status.thresholds.critical, unit),

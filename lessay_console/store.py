@@ -252,3 +252,17 @@ class History:
             sum(a[2] for a in chosen) / count,
             max(a[1] for a in chosen),
         )
+
+    def trend(self, until: float, bins: int, bin_seconds: float) -> list[float]:
+        """Means of the last `bins` completed bins of `bin_seconds` before `until`.
+
+        Only completed bins, aligned to the clock: a sparkline drawn from them
+        changes once a bin, not at every evaluation (bytes on a slow link)."""
+        end = until - until % bin_seconds
+        start = end - bins * bin_seconds
+        sums, counts = [0.0] * bins, [0] * bins
+        for t, value in self.raw.window(start, end):
+            index = min(bins - 1, int((t - start) // bin_seconds))
+            sums[index] += value
+            counts[index] += 1
+        return [total / count for total, count in zip(sums, counts, strict=True) if count]

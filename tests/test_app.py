@@ -13,6 +13,7 @@ from lessay_console.context import ConsoleContext
 from lessay_console.demo import DemoBackendError, UnknownScenarioError
 from lessay_console.demo.launcher import DemoLauncher
 from lessay_console.identity import Operator
+from tests.helpers import await_until
 
 OPERATOR = Operator("alice", "bastion-1", "203.0.113.7")
 
@@ -60,6 +61,7 @@ async def test_sources_are_listed_with_credentials_masked(tmp_path: Path, monkey
     )
     app = console(config, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("i")
         await pilot.pause()
         rendered = _plain(app, "#sources")
         assert "https://api.example/health" in rendered
@@ -100,14 +102,15 @@ async def test_demo_backend_starts_after_the_first_frame_and_stops_with_the_app(
     )
     try:
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.pause()
-            await pilot.wait_for_scheduled_animations()
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await await_until(_monitoring(app, pilot), within=10, interval=0.05)
             backend = launcher.backend
             assert backend is not None
             assert backend.scenario == "high-latency"
             assert app.context.demo_url == backend.url
+            assert app.monitor is not None
+            assert app.monitor.config.api.health_url == f"{backend.url}/health"
+            await pilot.press("i")
+            await pilot.pause()
             sources = _plain(app, "#sources")
             assert f"{backend.url}/health" in sources
             assert "starting" not in sources
@@ -116,6 +119,14 @@ async def test_demo_backend_starts_after_the_first_frame_and_stops_with_the_app(
     assert launcher.backend is not None
     with pytest.raises(DemoBackendError):
         launcher.start()  # stopped for good: a late start cannot leak a server
+
+
+def _monitoring(app: LessayConsole, pilot):
+    async def probe() -> bool:
+        await pilot.pause()
+        return app.monitor is not None and app.context.demo_url is not None
+
+    return probe
 
 
 def test_unknown_scenario_is_refused_before_anything_starts() -> None:

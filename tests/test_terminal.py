@@ -34,9 +34,9 @@ def demo_console(tmp_path: Path) -> Iterator[tuple[PtyProcess, Path]]:
     ]
     process = PtyProcess(argv, console_env(), cols=80, rows=24)
     try:
-        # the first frame, then the sources once the demo backend is up
+        # the first frame, then the panes once the demo backend is up and polled
         process.wait_for(lambda screen: "DEMO" in screen and "Quit" in screen)
-        process.wait_for(lambda screen: "/health" in screen)
+        process.wait_for(lambda screen: "API p95" in screen and "ms" in screen)
         yield process, state / "console.log"
     finally:
         process.close()
@@ -55,7 +55,7 @@ def port_is_free(port: int) -> bool:
 
 def test_first_screen_shows_demo_operator_and_sources(demo_console) -> None:
     process, _log = demo_console
-    process.wait_for(lambda screen: "alice@" in screen and "/metrics" in screen)
+    process.wait_for(lambda screen: "alice@" in screen and "Error rate" in screen)
 
 
 @pytest.mark.parametrize("key", [b"q", b"\x03"], ids=["q", "ctrl-c"])

@@ -66,6 +66,14 @@ class PostgresConfig:
 
 
 @dataclass(frozen=True)
+class ConsoleConfig:
+    """The TUI: how often it redraws, and whether a new critical rings the bell."""
+
+    refresh: float = 1.0
+    bell: bool = False
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     """How metrics are computed: the window of rates and percentiles."""
 
@@ -136,6 +144,7 @@ class Config:
     api: ApiConfig = ApiConfig()
     host: HostConfig = HostConfig()
     metrics: MetricsConfig = MetricsConfig()
+    console: ConsoleConfig = ConsoleConfig()
     prometheus: PrometheusConfig | None = None
     postgres: PostgresConfig | None = None
     logs: dict[str, LogSource] = field(default_factory=dict)

@@ -38,6 +38,7 @@ def _lines(config: Config) -> Iterator[str]:
         staleness=_d(staleness_of(config.host)),
     )
     yield from _table("metrics", window=_d(config.metrics.window))
+    yield from _table("console", refresh=_d(config.console.refresh), bell=config.console.bell)
     if (prom := config.prometheus) is not None:
         yield from _table(
             "prometheus",

@@ -12,6 +12,7 @@ from lessay_console.config.model import (
     ApiConfig,
     BackupsConfig,
     Config,
+    ConsoleConfig,
     EndpointConfig,
     EscalationPath,
     HostConfig,
@@ -36,6 +37,7 @@ def read_config(root: TableReader) -> Config:
         api=_api(root.table("api")),
         host=_host(root.table("host")),
         metrics=_metrics(root.table("metrics")),
+        console=_console(root.table("console")),
         prometheus=_prometheus(root.table("prometheus")),
         postgres=_postgres(root.table("postgres")),
         logs=_logs(root.table("logs")),
@@ -78,6 +80,17 @@ def _host(t: TableReader | None) -> HostConfig:
     )
     t.finish()
     return host
+
+
+def _console(t: TableReader | None) -> ConsoleConfig:
+    if t is None:
+        return ConsoleConfig()
+    console = ConsoleConfig(
+        refresh=t.duration("refresh", ConsoleConfig.refresh, minimum=0.1),
+        bell=t.boolean("bell", ConsoleConfig.bell),
+    )
+    t.finish()
+    return console
 
 
 def _metrics(t: TableReader | None) -> MetricsConfig:

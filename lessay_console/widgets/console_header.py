@@ -19,7 +19,9 @@ class Clock(Static):
         self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:
-        self.update(time.strftime("%H:%M:%S %Z"))
+        # the app's clock, so that a test can stop time
+        now = getattr(self.app, "clock", time.time)()
+        self.update(time.strftime("%H:%M:%S %Z", time.localtime(now)))
 
 
 class ConsoleHeader(Horizontal):
