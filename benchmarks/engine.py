@@ -119,6 +119,7 @@ class _ModelSource:
 
     def samples_at(self, t: float) -> Collected:
         self.model.advance_to(t)
+        self.model.drain_logs()  # the backend's ticker writes these to files; here, drop them
         samples, _ = parse_exposition(render_metrics(self.model)[0].decode())
         return Collected(tuple(samples))
 

@@ -191,66 +191,87 @@ class History:
     """One metric's evaluated values for plots: recent ones raw, older ones downsampled.
 
     Raw values are kept for `raw_span` (1 h), and per-bucket aggregates
-    (min, max, sum, count per minute) for `span` (24 h): a fixed bound of
-    memory whatever the run time (about 60 KB a metric at one value a second).
+    (min, max, sum, count per minute) for `span` (24 h) in a ring allocated
+    up front: the memory a metric's history takes is fixed from the first
+    minute (about 46 KB for the ring, plus the raw hour).
     """
 
-    __slots__ = ("bucket", "buckets", "raw", "raw_span", "span")
+    __slots__ = (
+        "_count",
+        "_max",
+        "_min",
+        "_starts",
+        "_sum",
+        "bucket",
+        "raw",
+        "raw_span",
+        "slots",
+        "span",
+    )
 
     def __init__(
         self, raw_span: float = 3600.0, span: float = 86400.0, bucket: float = 60.0
     ) -> None:
         self.raw_span, self.span, self.bucket = raw_span, span, bucket
         self.raw = Series()
-        # bucket start -> [min, max, sum, count], in time order
-        self.buckets: dict[float, list[float]] = {}
+        self.slots = int(span // bucket)
+        nan = float("nan")
+        # slot i holds the bucket that starts at _starts[i] (NaN: empty)
+        self._starts = array("d", [nan]) * self.slots
+        self._min = array("d", [0.0]) * self.slots
+        self._max = array("d", [0.0]) * self.slots
+        self._sum = array("d", [0.0]) * self.slots
+        self._count = array("d", [0.0]) * self.slots
 
     def add(self, t: float, value: float) -> None:
+        if self.raw.last_time is not None and t < self.raw.last_time:
+            return  # out of order, as the store drops it
         self.raw.append(t, value)
+        self.raw.prune(t - self.raw_span)
         start = t - t % self.bucket
-        aggregate = self.buckets.get(start)
-        if aggregate is None:
-            self.buckets[start] = [value, value, value, 1.0]
-            self._expire(t)
-        else:
-            aggregate[0] = min(aggregate[0], value)
-            aggregate[1] = max(aggregate[1], value)
-            aggregate[2] += value
-            aggregate[3] += 1
+        slot = int(start // self.bucket) % self.slots
+        if self._starts[slot] != start:  # a new bucket (NaN never equals)
+            self._starts[slot] = start
+            self._min[slot] = self._max[slot] = self._sum[slot] = value
+            self._count[slot] = 1.0
+            return
+        self._min[slot] = min(self._min[slot], value)
+        self._max[slot] = max(self._max[slot], value)
+        self._sum[slot] += value
+        self._count[slot] += 1
 
-    def _expire(self, now: float) -> None:
-        self.raw.prune(now - self.raw_span)
-        horizon = now - self.span
-        while self.buckets:
-            oldest = next(iter(self.buckets))
-            if oldest >= horizon:
-                break
-            del self.buckets[oldest]
+    def _buckets(self, since: float, until: float) -> list[int]:
+        """Slots of the buckets that overlap (since, until], oldest first."""
+        horizon = until - self.span
+        slots = [
+            i
+            for i, start in enumerate(self._starts)
+            if start > horizon  # False for an empty (NaN) slot
+            and since < start + self.bucket
+            and start <= until
+        ]
+        return sorted(slots, key=self._starts.__getitem__)
 
     def points(self, since: float, until: float) -> list[tuple[float, float]]:
         """Raw points when the span is within the raw history, else per-bucket means."""
         if self.raw.times and since >= until - self.raw_span:
             return self.raw.window(since, until)
         return [
-            (start, agg[2] / agg[3])
-            for start, agg in self.buckets.items()
-            if since < start <= until
+            (self._starts[i], self._sum[i] / self._count[i])
+            for i in self._buckets(since, until)
+            if self._starts[i] > since
         ]
 
     def extremes(self, since: float, until: float) -> tuple[float, float, float] | None:
         """(min, mean, max) of the per-minute buckets overlapping the span."""
-        chosen = [
-            agg
-            for start, agg in self.buckets.items()
-            if since < start + self.bucket and start <= until
-        ]
+        chosen = self._buckets(since, until)
         if not chosen:
             return None
-        count = sum(a[3] for a in chosen)
+        count = sum(self._count[i] for i in chosen)
         return (
-            min(a[0] for a in chosen),
-            sum(a[2] for a in chosen) / count,
-            max(a[1] for a in chosen),
+            min(self._min[i] for i in chosen),
+            sum(self._sum[i] for i in chosen) / count,
+            max(self._max[i] for i in chosen),
         )
 
     def trend(self, until: float, bins: int, bin_seconds: float) -> list[float]:
