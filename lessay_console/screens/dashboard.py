@@ -43,7 +43,7 @@ class DashboardScreen(Screen[None]):
     DashboardScreen #panes.-compact > MetricPane {
         layout: horizontal; height: 1; border: none; padding: 0 1;
     }
-    DashboardScreen #panes.-compact > MetricPane:focus { background: $accent 30%; }
+    DashboardScreen #panes.-compact > MetricPane:focus { background: $primary 25%; }
     DashboardScreen #panes.-compact > MetricPane > .title { width: 13; }
     DashboardScreen #panes.-compact > MetricPane > .state { width: 8; }
     DashboardScreen #panes.-compact > MetricPane > .value { width: 11; }
@@ -75,7 +75,7 @@ class DashboardScreen(Screen[None]):
         """Mount a pane per metric, in the guide's order (once the sources are known)."""
         if self._panes:
             return
-        if not self.is_mounted:
+        if not self.query("#panes"):  # not composed yet: on_mount comes back to it
             self._names = names
             return
         container = self.query_one("#panes")
@@ -89,7 +89,7 @@ class DashboardScreen(Screen[None]):
             self.call_after_refresh(first.focus)
 
     def show_snapshot(self, snapshot: Snapshot, monitor: Monitor) -> None:
-        if not self.is_mounted:
+        if not self.query(AlertBar):
             return
         self.query_one(AlertBar).show(snapshot)
         for status in snapshot.metrics:

@@ -43,7 +43,8 @@ class MetricPane(Widget, can_focus=True):
         grid-size: 2 4;
         grid-columns: 1fr auto;
     }
-    MetricPane:focus { border: double $accent; }
+    /* focus must not look like a state: the title is reversed, the border keeps its colour */
+    MetricPane:focus > .title { text-style: bold reverse; }
     MetricPane > Label { width: 1fr; height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
     MetricPane > .title { text-style: bold; }
     MetricPane > .state { width: auto; text-style: bold; }
