@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from lessay_console.config.model import ApiConfig
-from lessay_console.redaction import redact
 from lessay_console.samples import Collected, Sample, SourceFailure
 from lessay_console.sources.exposition import parse_exposition
 from lessay_console.sources.http import http_client, http_failure
@@ -49,13 +48,14 @@ class ScrapeSource:
         failures: list[str] = []
         for url, result in zip(self.targets, results, strict=True):
             if isinstance(result, SourceFailure):
-                failures.append(f"{redact(url)}: {result.message}")
+                # the reason first: a pane one line wide still shows why
+                failures.append(f"{result.message} ({_instance(url)})")
             elif isinstance(result, BaseException):
                 raise result
             else:
                 target_samples, target_problems = result
                 samples += target_samples
-                problems += [f"{redact(url)}: {p}" for p in target_problems]
+                problems += [f"{p} ({_instance(url)})" for p in target_problems]
         if failures and not samples:
             kinds = {r.kind for r in results if isinstance(r, SourceFailure)}
             raise SourceFailure(kinds.pop() if len(kinds) == 1 else "http", "; ".join(failures))

@@ -69,8 +69,8 @@ async def test_one_target_down_is_a_problem_not_a_failure(two_backends) -> None:
     assert report.ok
     assert by_name(report.samples, "lessay_active_sessions")
     assert len(report.problems) == 1
-    assert dead in report.problems[0]
-    assert "cannot connect" in report.problems[0]
+    assert report.problems[0].startswith("cannot connect: Connection refused")
+    assert report.problems[0].endswith(f"({dead.split('/')[2]})")  # host:port of the target
 
 
 async def test_every_target_down_fails_the_poll() -> None:
@@ -168,7 +168,6 @@ async def test_a_token_in_the_url_never_reaches_a_message() -> None:
     report = await collect(scrape(url, f"http://127.0.0.1:{closed_port()}/m?password=pw123456"))
     assert "SecretToken123" not in report.error.message
     assert "pw123456" not in report.error.message
-    assert "token=***" in report.error.message
 
 
 async def test_no_log_line_carries_a_token(two_backends, caplog: pytest.LogCaptureFixture) -> None:
