@@ -15,13 +15,20 @@ class Clock(Static):
     DEFAULT_CSS = "Clock { width: auto; padding: 0 1; }"
 
     def on_mount(self) -> None:
+        # on a slow link the seconds are not worth their bytes
+        self._format = "%H:%M %Z" if getattr(self.app, "low_bandwidth", False) else "%H:%M:%S %Z"
         self._tick()
         self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:
         # the app's clock, so that a test can stop time
         now = getattr(self.app, "clock", time.time)()
-        self.update(time.strftime("%H:%M:%S %Z", time.localtime(now)))
+        text = time.strftime(self._format, time.localtime(now))
+        if text != self._shown:
+            self._shown = text
+            self.update(text)
+
+    _shown = ""
 
 
 class ConsoleHeader(Horizontal):
