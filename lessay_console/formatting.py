@@ -20,12 +20,12 @@ def format_number(value: float, unit: str) -> str:
     """143 ms, 3.7%, 1,765, 12.3 s: precision that fits the size of the number."""
     if unit == "" and float(value).is_integer():
         return f"{value:,.0f}"
-    if unit == "ms" and abs(value) >= 1000:
+    if unit == "ms" and abs(value) >= 999.5:  # what would round to "1,000 ms" reads "1.00 s"
         value, unit = value / 1000, "s"
+    if unit == "%":  # always one decimal: 99.96 and 100 must not flicker between widths
+        return f"{value:,.1f}%"
     magnitude = abs(value)
     digits = 0 if magnitude >= 100 else 1 if magnitude >= 10 else 2 if magnitude >= 1 else 3
-    if unit == "%":
-        digits = min(digits, 1)
     text = f"{value:,.{digits}f}"
     return f"{text}%" if unit == "%" else f"{text} {unit}".rstrip()
 

@@ -224,8 +224,13 @@ class History:
         self._count = array("d", [0.0]) * self.slots
 
     def add(self, t: float, value: float) -> None:
-        if self.raw.last_time is not None and t < self.raw.last_time:
-            return  # out of order, as the store drops it
+        last = self.raw.last_time
+        if last is not None and t <= last:
+            # out of order is dropped; a second evaluation at the same time (a stopped
+            # clock) replaces the raw value but must not count twice in the bucket
+            if t == last:
+                self.raw.append(t, value)
+            return
         self.raw.append(t, value)
         self.raw.prune(t - self.raw_span)
         start = t - t % self.bucket

@@ -79,3 +79,11 @@ def test_history_keeps_a_day_of_minutes_and_an_hour_raw() -> None:
     low, mean, high = history.extremes(now - 3600, now)
     assert (low, high) == (0, 599)
     assert 250 < mean < 350
+
+
+def test_history_counts_a_repeated_evaluation_once() -> None:
+    history = History()
+    for _ in range(5):
+        history.add(120.0, 10.0)  # a stopped clock evaluates the same instant again
+    history.add(121.0, 20.0)
+    assert history.extremes(60, 180) == (10.0, 15.0, 20.0)

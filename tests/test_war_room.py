@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Digits, Label
 
 from lessay_console.app import LessayConsole
@@ -17,6 +19,7 @@ from lessay_console.rules import DisplayState
 from lessay_console.screens.dashboard import DashboardScreen
 from lessay_console.screens.war_room import WarRoomScreen
 from lessay_console.widgets.big_number import BigNumber, big_value, split_value
+from lessay_console.widgets.console_header import Clock
 from lessay_console.widgets.incident_clock import IncidentClock, format_clock, incident_of
 from lessay_console.widgets.timeline import Timeline
 from tests.ui_support import T0, scripted_app, scripted_monitor
@@ -102,6 +105,19 @@ async def test_at_80x24_four_cards_and_the_clock_and_timeline_fit(tmp_path: Path
         assert timeline.bottom <= 23  # above the footer
 
 
+async def test_at_80x24_the_longest_title_and_state_word_fit_side_by_side(
+    tmp_path: Path,
+) -> None:
+    app = scripted_app(scripted_monitor(((0, "payment-failures"),)), tmp_path, war_room=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert card(app, "api_error_rate")[0] == "PENDING"
+        top_of_cards = screen_text(app).splitlines()[2]
+        assert "Error rate PENDING" in top_of_cards
+        assert "Pay success" in top_of_cards
+        assert "…" not in top_of_cards
+
+
 async def test_incident_clock_counts_from_the_first_alert_still_firing(tmp_path: Path) -> None:
     now = [T0]
     monitor = scripted_monitor(HIGH_LATENCY)
@@ -138,6 +154,17 @@ async def test_no_incident_when_nothing_fires(tmp_path: Path) -> None:
         assert "no alert since the console started" in screen_text(app)
 
 
+async def test_no_incident_says_how_many_metrics_have_no_data(tmp_path: Path) -> None:
+    monitor = scripted_monitor(CALM, failing_sources=("scrape",))
+    app = scripted_app(monitor, tmp_path, war_room=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "no incident" in text
+        assert "9 without data" in text  # every scraped metric: "no incident" is not "all well"
+        assert card(app, "api_latency_p95")[:2] == ("NODATA", "-")
+
+
 async def test_alert_timeline_merges_every_metric_newest_first(tmp_path: Path) -> None:
     app = scripted_app(scripted_monitor(HIGH_LATENCY), tmp_path, war_room=True)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -165,10 +192,34 @@ async def test_no_color_still_tells_the_state_by_its_word(
         await pilot.pause()
         assert app.no_color
         text = screen_text(app)
-        assert "API p95     WARN" in text
-        assert "Error rate    OK" in text
+        assert re.search(r"API p95 +WARN", text)
+        assert re.search(r"Error rate +OK", text)
         assert "INCIDENT since 07:54:00" in text
         assert "PENDING warning" in text
+
+
+async def test_repaints_of_the_dashboard_beneath_do_not_resend_the_war_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard's clock ticks every second under the war room; Textual forwards each
+    repaint of it to the screen on top, which then sent all of itself (20 KB/s at 120x40)."""
+    app = scripted_app(scripted_monitor(HIGH_LATENCY), tmp_path, war_room=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        updates: list[str] = []
+        display = app._display  # what would be written to the terminal, headless or not
+
+        def record(screen: Screen, renderable: object) -> None:
+            updates.append(type(renderable).__name__)
+            display(screen, renderable)
+
+        monkeypatch.setattr(app, "_display", record)
+        dashboard = app.screen_stack[-2]
+        assert isinstance(dashboard, DashboardScreen)
+        for second in range(3):
+            dashboard.query_one(Clock).update(f"08:00:0{second} UTC")
+            await pilot.pause(0.05)
+        assert "LayoutUpdate" not in updates  # no full-screen update
 
 
 @pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])

@@ -89,9 +89,10 @@ class DashboardScreen(Screen[None]):
             self.call_after_refresh(first.focus)
 
     def show_snapshot(self, snapshot: Snapshot, monitor: Monitor) -> None:
-        if not self.query(AlertBar):
+        bars = self.query(AlertBar)
+        if not bars:  # not composed yet, or torn down as the app exits
             return
-        self.query_one(AlertBar).show(snapshot)
+        bars.first().show(snapshot)
         for status in snapshot.metrics:
             pane = self._panes.get(status.spec.name)
             if pane is None:

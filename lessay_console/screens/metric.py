@@ -53,8 +53,8 @@ BREAKDOWNS: dict[str, tuple[str, str]] = {
 def rule_phases(status: MetricStatus, now: float) -> str:
     """What each rule is doing when it is not OK: "warning firing 4m, critical pending <1m".
 
-    The state word shows only the worst firing severity; an operator also wants to
-    know that critical is pending and when it will fire."""
+    The state word shows only the worst firing severity; an operator also wants to know
+    that critical is pending, and for how long (its `for` is on the same line)."""
     parts = []
     for level in (Severity.WARNING, Severity.CRITICAL):
         rule = status.state.rule(level)

@@ -20,6 +20,7 @@ from textual.widgets import Footer
 from lessay_console.catalog import METRICS
 from lessay_console.context import ConsoleContext
 from lessay_console.monitor import Monitor, Snapshot
+from lessay_console.rules import DisplayState
 from lessay_console.widgets.big_number import BigNumber
 from lessay_console.widgets.console_header import ConsoleHeader
 from lessay_console.widgets.incident_clock import IncidentClock, incident_of
@@ -45,9 +46,9 @@ class WarRoomScreen(OpaqueScreen[None]):
         Binding(
             "escape",
             "back",
-            "Dashboard",
+            "Back",
             id="war-room.back",
-            tooltip="Back to the dashboard.",
+            tooltip="Back to the screen the war room was opened from (w does the same).",
         ),
     ]
     COMMANDS: ClassVar = {ScreenCommands}
@@ -61,6 +62,8 @@ class WarRoomScreen(OpaqueScreen[None]):
     }
     WarRoomScreen.-narrow #numbers { grid-size: 4; grid-gutter: 0; padding: 0; }
     WarRoomScreen.-narrow #big-db_latency_p95 { display: none; }
+    /* 18 columns inside a card at 80x24: "Error rate PENDING" just fits without padding */
+    WarRoomScreen.-narrow BigNumber { padding: 0; }
     WarRoomScreen #incident { margin: 0 1; }
     WarRoomScreen.-narrow #incident { margin: 0; }
     WarRoomScreen #timeline-box {
@@ -110,12 +113,15 @@ class WarRoomScreen(OpaqueScreen[None]):
         statuses = {m.spec.name: m for m in snapshot.metrics}
         for card in self._cards:
             card.show(statuses.get(card.spec.name), snapshot.at)
-        self._clock.show(incident_of(snapshot))
+        silent = sum(
+            m.state.state in (DisplayState.NODATA, DisplayState.ERROR) for m in statuses.values()
+        )
+        self._clock.show(incident_of(snapshot), silent)
         histories = {name: monitor.evaluator.history(name) for name in monitor.metric_names}
-        self._timeline.show(merged_rows(histories, snapshot.at))
+        self._timeline.show(merged_rows(histories, snapshot.at, TIMELINE_ROWS))
 
     def action_back(self) -> None:
         self.dismiss()
 
     def palette_commands(self) -> Iterable[PaletteCommand]:
-        yield ("Back to the dashboard", "Leave the war room", self.action_back)
+        yield ("Leave the war room", "Back to the screen it was opened from", self.action_back)

@@ -58,7 +58,7 @@ class BigNumber(Widget):
     BigNumber > .top { height: 1; }
     BigNumber Label { text-wrap: nowrap; text-overflow: ellipsis; }
     BigNumber > .top > .title { width: 1fr; text-style: bold; }
-    BigNumber > .top > .state { width: auto; text-style: bold; }
+    BigNumber > .top > .state { width: auto; margin-left: 1; text-style: bold; }
     BigNumber > Digits { width: auto; }
     BigNumber > .meta { color: $text-muted; }
 

@@ -75,6 +75,8 @@ class IncidentClock(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="-calm")
         self.incident: Incident | None = None
+        self.without_data = 0  # metrics with no value: "no incident" is only as good as the data
+        self._known = False  # no snapshot yet: say nothing rather than "no incident"
         self._shown: tuple[str, str] | None = None  # (digits, about) on screen
         self._digits = Digits("0:00:00")
         self._about = Label("waiting for the first poll", classes="about", markup=False)
@@ -88,16 +90,19 @@ class IncidentClock(Widget):
         self.tick()
         self.set_interval(1.0, self.tick)
 
-    def show(self, incident: Incident | None) -> None:
-        self.incident = incident
+    def show(self, incident: Incident | None, without_data: int = 0) -> None:
+        self.incident, self.without_data, self._known = incident, without_data, True
         self.tick()
 
     def tick(self) -> None:
-        if not self.is_mounted:
+        if not (self.is_mounted and self._known):
             return
         incident = self.incident
         if incident is None:
-            shown = ("", "✓ no incident: no alert firing")
+            about = "✓ no incident: no alert firing"
+            if self.without_data:
+                about += f"\n{self.without_data} without data (see the dashboard)"
+            shown = ("", about)
         else:
             now = getattr(self.app, "clock", time.time)()
             began = time.strftime("%H:%M:%S", time.localtime(incident.began))

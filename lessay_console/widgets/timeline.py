@@ -105,15 +105,18 @@ def alert_transitions(transitions: Sequence[Transition]) -> Sequence[Transition]
     return transitions[start:]
 
 
-def merged_rows(histories: Mapping[str, Sequence[Transition]], now: float) -> list[TimelineRow]:
-    """Every metric's alert transitions, newest first (ties in the metrics' order)."""
+def merged_rows(
+    histories: Mapping[str, Sequence[Transition]], now: float, limit: int = 100
+) -> list[TimelineRow]:
+    """The `limit` newest alert transitions of every metric, newest first (ties in the
+    metrics' order). Only each metric's last `limit` are formatted: this runs every refresh."""
     order = {name: index for index, name in enumerate(histories)}
     rows = [
         row
-        for name, transitions in histories.items()
-        for row in metric_rows(alert_transitions(transitions), now)
+        for transitions in histories.values()
+        for row in metric_rows(alert_transitions(transitions)[-limit:], now)
     ]
-    return sorted(rows, key=lambda row: (-row.at, order[row.metric]))
+    return sorted(rows, key=lambda row: (-row.at, order[row.metric]))[:limit]
 
 
 class Timeline(Widget):
