@@ -68,7 +68,10 @@ async def test_every_guide_metric_has_a_value_unit_and_state() -> None:
         "lesson_completion_rate",
     } <= names
     for status in snapshot.metrics:
-        assert status.state.state is DisplayState.OK, status
+        if status.source == "host":  # this machine's real CPU may be busy: never NODATA
+            assert status.state.state in (DisplayState.OK, DisplayState.PENDING), status
+        else:
+            assert status.state.state is DisplayState.OK, status
         assert status.age is not None and status.age < 2
     assert 30 < snapshot.metric("api_latency_p95").reading.value < 400
     assert worst_exit_code(snapshot) == 0
@@ -128,7 +131,11 @@ async def test_a_source_failure_freezes_alerts_then_goes_nodata() -> None:
             assert nodata.state.critical.phase is Phase.OK
             assert "cannot connect" in nodata.error  # the reason stays visible
             assert worst_exit_code(monitor.evaluate()) == 3
-            assert monitor.evaluate().metric("cpu").state.state is DisplayState.OK
+            # the other sources are untouched (the real CPU may be busy: pending is fine)
+            assert monitor.evaluate().metric("cpu").state.state in (
+                DisplayState.OK,
+                DisplayState.PENDING,
+            )
     finally:
         backend.stop()
 

@@ -95,7 +95,8 @@ def test_unreachable_targets_are_unknown_with_the_reason(tmp_path: Path) -> None
     latency = next(m for m in report["metrics"] if m["name"] == "api_latency_p95")
     assert latency["state"] == "nodata"
     assert "cannot connect" in latency["last_error"]
-    assert next(m for m in report["metrics"] if m["name"] == "cpu")["state"] == "ok"
+    cpu = next(m for m in report["metrics"] if m["name"] == "cpu")
+    assert cpu["state"] in ("ok", "pending")  # the other sources are untouched
 
 
 def test_a_broken_config_exits_2(tmp_path: Path) -> None:
