@@ -10,6 +10,23 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+# The guide's sections 1.1 and 1.2, written out here (not taken from the code)
+# so that a metric dropped from the catalog fails the tests.
+GUIDE_METRICS = (
+    "cpu",
+    "memory",
+    "disk",
+    "api_latency_p50",
+    "api_latency_p95",
+    "api_latency_p99",
+    "api_error_rate",
+    "db_pool_usage",
+    "db_latency_p95",
+    "payment_success_rate",
+    "active_sessions",
+    "lesson_completion_rate",
+)
+
 
 def wait_until(
     predicate: Callable[[], object],

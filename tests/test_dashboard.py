@@ -11,24 +11,10 @@ from lessay_console.app import LessayConsole
 from lessay_console.context import ConsoleContext
 from lessay_console.demo.launcher import DemoLauncher
 from lessay_console.widgets.metric_pane import MetricPane
-from tests.helpers import await_until
+from tests.helpers import GUIDE_METRICS, await_until
 from tests.ui_support import OPERATOR, scripted_app, scripted_monitor
 
 FAILING = ((0, "normal"), (3, "high-latency"))
-GUIDE = (
-    "cpu",
-    "memory",
-    "disk",
-    "api_latency_p50",
-    "api_latency_p95",
-    "api_latency_p99",
-    "api_error_rate",
-    "db_pool_usage",
-    "db_latency_p95",
-    "payment_success_rate",
-    "active_sessions",
-    "lesson_completion_rate",
-)
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +43,7 @@ async def test_every_guide_metric_is_on_screen_and_nothing_is_cut(tmp_path: Path
     async with app.run_test(size=size) as pilot:
         await settled(app, pilot)
         text = _lines(app)
-        for name in GUIDE:
+        for name in GUIDE_METRICS:
             pane = app.screen.query_one(f"#pane-{name}", MetricPane)
             assert pane.spec.title in text, name
             region = pane.region

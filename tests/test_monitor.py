@@ -14,7 +14,7 @@ from lessay_console.demo.backend import DemoBackend
 from lessay_console.demo.settings import demo_config
 from lessay_console.monitor import Monitor, Snapshot, exit_code, worst_exit_code, worst_of
 from lessay_console.rules import DisplayState, Evaluator, Phase, Severity
-from tests.helpers import await_until
+from tests.helpers import GUIDE_METRICS, await_until
 
 FOR = 3.0
 
@@ -53,20 +53,7 @@ async def test_every_guide_metric_has_a_value_unit_and_state() -> None:
         async with running(monitor):
             snapshot = await await_until(lambda: _all_values(monitor), within=10, interval=0.2)
     names = {m.spec.name for m in snapshot.metrics}
-    assert {
-        "cpu",
-        "memory",
-        "disk",
-        "api_latency_p50",
-        "api_latency_p95",
-        "api_latency_p99",
-        "api_error_rate",
-        "db_pool_usage",
-        "db_latency_p95",
-        "payment_success_rate",
-        "active_sessions",
-        "lesson_completion_rate",
-    } <= names
+    assert set(GUIDE_METRICS) <= names
     for status in snapshot.metrics:
         if status.source == "host":  # this machine's real CPU may be busy: never NODATA
             assert status.state.state in (DisplayState.OK, DisplayState.PENDING), status
