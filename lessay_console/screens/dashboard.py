@@ -7,6 +7,7 @@ snapshots the app hands it; it does no I/O.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -27,6 +28,15 @@ CARD_WIDTH = 38  # a card's width in the grid, borders included
 CARD_HEIGHT = 6
 CHROME_ROWS = 4  # header, alert bar, footer and a spare line
 TREND_BINS, TREND_BIN_SECONDS = 24, 15.0  # six minutes of trend, one bar per 15 s
+
+
+def _significant(value: float, digits: int = 3) -> float:
+    """`value` to a few significant digits: a sparkline scales from its own minimum to
+    its maximum, so noise far below what the pane shows (a disk at 21.9 %) would
+    otherwise fill its whole height."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    return round(value, digits - 1 - math.floor(math.log10(abs(value))))
 
 
 class DashboardScreen(Screen[None]):
@@ -99,7 +109,7 @@ class DashboardScreen(Screen[None]):
                 continue
             history = monitor.history.get(status.spec.name)
             trend = history.trend(snapshot.at, TREND_BINS, TREND_BIN_SECONDS) if history else []
-            pane.show(status, trend, snapshot.at)
+            pane.show(status, [_significant(value) for value in trend], snapshot.at)
 
     def on_resize(self, event: Resize) -> None:
         self._fit(event.size.width, event.size.height)
