@@ -54,6 +54,10 @@ class PtyProcess:
                 return
             with self._lock:
                 self.output += chunk
+                self._received()
+
+    def _received(self) -> None:
+        """Called with the lock held after each read (the benchmark timestamps here)."""
 
     def text(self) -> str:
         with self._lock:

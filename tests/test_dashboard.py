@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -12,27 +11,17 @@ from lessay_console.context import ConsoleContext
 from lessay_console.demo.launcher import DemoLauncher
 from lessay_console.widgets.metric_pane import MetricPane
 from tests.helpers import GUIDE_METRICS, await_until
-from tests.ui_support import OPERATOR, scripted_app, scripted_monitor
+from tests.ui_support import OPERATOR, screen_text, scripted_app, scripted_monitor
+
+pytestmark = pytest.mark.usefixtures("utc")
 
 FAILING = ((0, "normal"), (3, "high-latency"))
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-
-
-def _lines(app: LessayConsole) -> str:
-    """What the terminal shows, as plain text."""
-    strips = app.screen._compositor.render_strips()
-    return "\n".join(strip.text for strip in strips)
 
 
 async def settled(app: LessayConsole, pilot) -> None:
     async def shown() -> bool:
         await pilot.pause()
-        return bool(app.screen.query(MetricPane)) and "…" not in _lines(app)
+        return bool(app.screen.query(MetricPane)) and "…" not in screen_text(app)
 
     await await_until(shown, within=5, interval=0.02)
 
@@ -42,7 +31,7 @@ async def test_every_guide_metric_is_on_screen_and_nothing_is_cut(tmp_path: Path
     app = scripted_app(scripted_monitor(), tmp_path)
     async with app.run_test(size=size) as pilot:
         await settled(app, pilot)
-        text = _lines(app)
+        text = screen_text(app)
         for name in GUIDE_METRICS:
             pane = app.screen.query_one(f"#pane-{name}", MetricPane)
             assert pane.spec.title in text, name
@@ -59,7 +48,7 @@ async def test_a_failing_scenario_shows_warn_in_words_and_the_alert_bar(tmp_path
         await settled(app, pilot)
         pane = app.screen.query_one("#pane-api_latency_p95", MetricPane)
         assert pane.has_class("-warn") or pane.has_class("-crit")
-        text = _lines(app)
+        text = screen_text(app)
         row = next(line for line in text.splitlines() if "API p95" in line)
         assert "WARN" in row or "CRIT" in row
         alert_line = text.splitlines()[1]
@@ -76,7 +65,7 @@ async def test_no_color_still_tells_state_by_words(
     assert app.no_color
     async with app.run_test(size=(80, 24)) as pilot:
         await settled(app, pilot)
-        text = _lines(app)
+        text = screen_text(app)
         assert "OK" in text and ("WARN" in text or "CRIT" in text)
         assert "PENDING" in text or "WARN" in text
 

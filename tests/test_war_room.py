@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,25 +20,12 @@ from lessay_console.widgets.big_number import BigNumber, big_value, split_value
 from lessay_console.widgets.console_header import Clock
 from lessay_console.widgets.incident_clock import IncidentClock, format_clock, incident_of
 from lessay_console.widgets.timeline import Timeline
-from tests.ui_support import T0, scripted_app, scripted_monitor
+from tests.ui_support import T0, screen_text, scripted_app, scripted_monitor
+
+pytestmark = pytest.mark.usefixtures("utc")
 
 HIGH_LATENCY = ((0, "normal"), (4, "high-latency"))
 CALM = ((0, "normal"),)
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Times on screen in UTC, whatever the machine's zone: the same text everywhere."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-def screen_text(app: LessayConsole) -> str:
-    """What the terminal shows, as text (the compositor's lines, styles dropped)."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 def card(app: LessayConsole, metric: str) -> tuple[str, str, str]:

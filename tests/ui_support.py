@@ -110,3 +110,9 @@ def scripted_app(
         demo_url="http://127.0.0.1:8765" if demo else None,
     )
     return LessayConsole(context, war_room=war_room, monitor=monitor, clock=clock)
+
+
+def screen_text(app: LessayConsole) -> str:
+    """What the terminal shows, as text (the compositor's lines, styles dropped)."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join(strip.text for strip in strips)
