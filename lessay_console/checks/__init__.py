@@ -1,0 +1,1 @@
+"""Checks: named, parameterised async probes (DESIGN section 7)."""
