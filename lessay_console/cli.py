@@ -252,3 +252,29 @@ def rules_test(options: GlobalOptions, files: tuple[Path, ...]) -> None:
     from lessay_console.rulestest import run_command
 
     sys.exit(run_command(files, options.config, sys.stdout, sys.stderr))
+
+
+@main.group()
+def journal() -> None:
+    """The local journal of incidents and runbook runs."""
+
+
+@journal.command("verify")
+@click.pass_obj
+def journal_verify(options: GlobalOptions) -> None:
+    """Check the journal's hash chain: report any altered or missing event.
+
+    Exits 0 when the chain is intact, 2 when events were altered or removed,
+    3 when the journal cannot be read (none yet, not a journal, no permission).
+    """
+    from lessay_console.journal import JournalError, journal_path, verify
+    from lessay_console.locations import state_dir
+
+    path = journal_path(state_dir(options.state_dir))
+    try:
+        report = verify(path)
+    except JournalError as error:
+        click.echo(f"lessay-console: {error}", err=True)
+        sys.exit(3)
+    click.echo(report.render())
+    sys.exit(0 if report.ok else 2)
