@@ -152,6 +152,10 @@ def history_needed(config: Config) -> float:
     return longest + config.metrics.window
 
 
+# Sources whose counters need a second poll before a rate exists.
+RATE_SOURCES = frozenset({"scrape", "host"})
+
+
 class Monitor:
     def __init__(
         self,
@@ -212,6 +216,16 @@ class Monitor:
                 self.evaluate(t)
                 t += step
         return self.evaluate(now)
+
+    async def first_snapshot(self, rate_gap: float = 2.0) -> Snapshot:
+        """Start, and where a source's counters need a second poll for a rate, poll again
+        `rate_gap` seconds later: the first judgement a headless command can make."""
+        snapshot = await self.start()
+        if any(p.source.name in RATE_SOURCES for p in self.plans):
+            await asyncio.sleep(rate_gap)
+            await self.poll_all_once()
+            snapshot = self.evaluate()
+        return snapshot
 
     async def run(self) -> None:
         """Poll every source on its own schedule until cancelled."""

@@ -31,8 +31,7 @@ STATE_WORDS = {
     DisplayState.ERROR: "ERROR",
 }
 CODE_WORDS = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
-# Sources whose counters need a second poll before a rate exists, and the gap.
-RATE_SOURCES = {"scrape", "host"}
+# Between the two polls a rate needs.
 RATE_GAP = 2.0
 
 
@@ -167,13 +166,8 @@ async def run_status(
     monitor = Monitor(config)
     environment = config.environment
     try:
-        await monitor.start()
-        if any(p.source.name in RATE_SOURCES for p in monitor.plans):
-            # rates and percentiles need two samples of each counter
-            await asyncio.sleep(RATE_GAP)
-            await monitor.poll_all_once()
+        snapshot = await monitor.first_snapshot(RATE_GAP)
         if watch is None:
-            snapshot = monitor.evaluate()
             echo(
                 dumps(snapshot, environment, pretty=True)
                 if as_json

@@ -226,6 +226,24 @@ class TableReader:
             return None
         return TableReader(value, (*self.keypath, key), self.problems, self.base_dir)
 
+    def tables(self, key: str, *, what: str, required: bool = True) -> list[TableReader]:
+        """An array of tables (`[[tests]]`), each read at its index: tests[2].name."""
+        value = self._take(key)
+        if value is MISSING:
+            if required:
+                self.problem(key, f"is required: at least one {what}")
+            return []
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            self.problem(key, f"must be an array of tables, written {what}")
+            return []
+        if not value and required:
+            self.problem(key, f"is empty: give at least one {what}")
+        keypath = (*self.keypath, key)
+        return [
+            type(self)(item, (*keypath, f"[{index}]"), self.problems, self.base_dir)
+            for index, item in enumerate(value)
+        ]
+
     def subtables(self) -> Iterator[tuple[str, TableReader]]:
         """Every key of a table of tables (as [logs.api], [thresholds.cpu])."""
         for key in list(self.data):

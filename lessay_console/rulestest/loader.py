@@ -20,7 +20,7 @@ from lessay_console.catalog import METRICS
 # the config loader's own helpers, so that keys and TOML errors read the same in both files
 from lessay_console.config.loader import KeyLocator, syntax_problem
 from lessay_console.config.model import MetricThresholds
-from lessay_console.config.reader import MISSING, Problem, Problems, TableReader
+from lessay_console.config.reader import Problem, Problems, TableReader
 from lessay_console.config.sections import read_config
 from lessay_console.rules import DisplayState, Severity, rule_of
 from lessay_console.rulestest.notation import MAX_VALUES, NotationError, parse_series
@@ -97,7 +97,7 @@ def parse_rule_tests(text: str, name: str, thresholds: dict[str, MetricThreshold
         raise RuleTestFileError([syntax_problem(name, error)]) from None
     locator = KeyLocator(text)
     problems = Problems(name, locate=locator)
-    root = _Reader(data, (), problems)
+    root = TableReader(data, (), problems)
     effective = _thresholds(root, thresholds)
     default_staleness = root.duration("staleness", None, minimum=0.001)
     tests = tuple(
@@ -112,7 +112,7 @@ def parse_rule_tests(text: str, name: str, thresholds: dict[str, MetricThreshold
 
 
 def _thresholds(
-    root: _Reader, configured: dict[str, MetricThresholds]
+    root: TableReader, configured: dict[str, MetricThresholds]
 ) -> dict[str, MetricThresholds]:
     """The configured thresholds, with each metric the file names replaced whole.
 
@@ -139,7 +139,7 @@ def _thresholds(
 
 
 def _test(
-    t: _Reader,
+    t: TableReader,
     thresholds: dict[str, MetricThresholds],
     default_staleness: float | None,
     locator: KeyLocator,
@@ -171,7 +171,7 @@ def _test(
     )
 
 
-def _metric(t: _Reader) -> str | None:
+def _metric(t: TableReader) -> str | None:
     metric = t.string("metric", None, required=True)
     if metric is None or metric in METRICS:
         return metric
@@ -184,7 +184,7 @@ def _metric(t: _Reader) -> str | None:
     return None
 
 
-def _values(t: _Reader) -> tuple[float | None, ...] | None:
+def _values(t: TableReader) -> tuple[float | None, ...] | None:
     text = t.string("values", None, required=True)
     if text is None:
         return None
@@ -196,7 +196,7 @@ def _values(t: _Reader) -> tuple[float | None, ...] | None:
 
 
 def _expectation(
-    t: _Reader,
+    t: TableReader,
     thresholds: dict[str, MetricThresholds],
     named: set[str],
     interval: float,
@@ -222,7 +222,7 @@ def _expectation(
 
 
 def _severity(
-    t: _Reader, thresholds: dict[str, MetricThresholds], metric: str | None
+    t: TableReader, thresholds: dict[str, MetricThresholds], metric: str | None
 ) -> Severity | None:
     text = t.string("severity", None)
     if text is None:
@@ -234,23 +234,3 @@ def _severity(
     if metric is not None and rule_of(thresholds.get(metric, MetricThresholds()), level) is None:
         t.problem("severity", f"{metric} has no {level} threshold (set [thresholds.{metric}])")
     return level
-
-
-class _Reader(TableReader):
-    """A TableReader that also reads arrays of tables."""
-
-    def tables(self, key: str, *, what: str) -> list[_Reader]:
-        value = self._take(key)
-        if value is MISSING:
-            self.problem(key, f"is required: at least one {what}")
-            return []
-        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            self.problem(key, f"must be an array of tables, written {what}")
-            return []
-        if not value:
-            self.problem(key, f"is empty: give at least one {what}")
-        keypath = (*self.keypath, key)
-        return [
-            _Reader(item, (*keypath, f"[{index}]"), self.problems, self.base_dir)
-            for index, item in enumerate(value)
-        ]
