@@ -15,6 +15,8 @@ twice changes nothing more (a backslash is kept as it is).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 # C0 controls except newline and tab, DEL, C1 controls (0x9b is a one-byte
 # CSI), and the bidirectional overrides and isolates that reorder what is
@@ -35,3 +37,16 @@ def printable(text: str) -> str:
 def printable_line(text: str) -> str:
     """`text` on one line: newlines and tabs made visible too (table cells, summaries)."""
     return printable(text).replace("\n", "\\n").replace("\t", " ")
+
+
+def scrub(value: Any) -> Any:
+    """Structured data (JSON-like) with every string redacted and made printable."""
+    from lessay_console.redaction import redact
+
+    if isinstance(value, str):
+        return printable(redact(value))
+    if isinstance(value, Mapping):
+        return {printable(redact(str(k))): scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    return value

@@ -144,6 +144,7 @@ class CheckContext:
     # A kind calls `ctx.emit(line)`; the runner sets `check_id` for each check.
     output: Callable[[str, str], None] | None = None
     check_id: str = ""
+    timeout: float | None = None  # the running check's own timeout, set by the runner
 
     def emit(self, line: str) -> None:
         if self.output is not None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
-from typing import Any
 
 from lessay_console.checks.model import (
     CheckContext,
@@ -17,7 +16,7 @@ from lessay_console.checks.model import (
     Outcome,
 )
 from lessay_console.redaction import redact
-from lessay_console.sanitize import printable, printable_line
+from lessay_console.sanitize import printable, printable_line, scrub
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +33,9 @@ async def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
         outcome = Outcome.skipped("read-only mode: nothing is executed")
     else:
         try:
+            own = replace(ctx, check_id=spec.id, timeout=spec.timeout)
             async with asyncio.timeout(spec.timeout):
-                outcome = await kind.run(replace(ctx, check_id=spec.id), spec.params)
+                outcome = await kind.run(own, spec.params)
         except TimeoutError:
             outcome = Outcome.errored(f"cut at its timeout ({spec.timeout:g}s): no result")
         except Exception as error:  # a bug in a check must not take the wizard down
@@ -48,7 +48,7 @@ async def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
         status=outcome.status,
         summary=printable_line(redact(outcome.summary)),
         detail=tuple(printable(redact(line)) for line in outcome.detail),
-        data=_clean(outcome.data),
+        data=scrub(outcome.data),
         started=started,
         elapsed=time.monotonic() - begun,
     )
@@ -64,17 +64,6 @@ async def run_checks(specs: Iterable[CheckSpec], ctx: CheckContext) -> AsyncIter
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _clean(value: Any) -> Any:
-    """Structured data with every string redacted and sanitized (it is shown and exported)."""
-    if isinstance(value, str):
-        return printable(redact(value))
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
 
 
 def summary_counts(results: Iterable[CheckResult]) -> dict[CheckStatus, int]:
