@@ -42,6 +42,7 @@ class GlobalOptions:
     scenario: str | None
     war_room: bool = False
     low_bandwidth: bool = False
+    read_only: bool = False
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,6 +70,11 @@ class GlobalOptions:
     is_flag=True,
     help="For slow SSH links: no trend lines, a redraw every 5 s at most.",
 )
+@click.option(
+    "--read-only",
+    is_flag=True,
+    help="Execute nothing: checks that only read still run, commands do not.",
+)
 @click.version_option(__version__, prog_name="lessay-console")
 @click.pass_context
 def main(
@@ -80,6 +86,7 @@ def main(
     scenario: str | None,
     war_room: bool,
     low_bandwidth: bool,
+    read_only: bool,
 ) -> None:
     """Operations console for the Lessay platform.
 
@@ -87,7 +94,7 @@ def main(
     built-in demo backend when there is none.
     """
     ctx.obj = GlobalOptions(
-        config_path, state_dir, operator, demo, scenario, war_room, low_bandwidth
+        config_path, state_dir, operator, demo, scenario, war_room, low_bandwidth, read_only
     )
     if ctx.invoked_subcommand is None:
         from lessay_console.launch import LaunchError, run_console
@@ -278,3 +285,87 @@ def journal_verify(options: GlobalOptions) -> None:
         sys.exit(3)
     click.echo(report.render())
     sys.exit(0 if report.ok else 2)
+
+
+@main.command()
+@click.argument("symptom", required=False)
+@click.option("--json", "as_json", is_flag=True, help="The whole report as JSON.")
+@click.option("--list", "list_symptoms", is_flag=True, help="List the symptoms and exit.")
+@click.pass_obj
+def diagnose(
+    options: GlobalOptions, symptom: str | None, as_json: bool, list_symptoms: bool
+) -> None:
+    """Run a symptom's checks headless: findings, resolution, escalation.
+
+    SYMPTOM is a title or id ("High API latency", high-api-latency). The
+    session is recorded in the journal as an incident. Exit status: 2 when a
+    check failed, 1 when one warned, 3 when one could not tell, else 0.
+    """
+    import asyncio
+
+    from lessay_console.identity import current_operator
+    from lessay_console.locations import state_dir
+    from lessay_console.troubleshooting.diagnose import open_journal, run_diagnose
+    from lessay_console.troubleshooting.symptoms import load_catalog
+
+    with ExitStack() as cleanup:
+        config = _config_or_demo(options, cleanup)
+        catalog, problems = load_catalog(config)
+        for problem in problems:
+            click.echo(f"lessay-console: symptom file left out: {problem}", err=True)
+        if list_symptoms or symptom is None:
+            for known in catalog.symptoms:
+                click.echo(f"{known.id:<26} {known.title}  ({known.escalation})")
+            sys.exit(0 if list_symptoms else 2)
+        chosen = catalog.find(symptom)
+        if chosen is None:
+            hints = catalog.suggestions(symptom)
+            hint = f"; did you mean {' or '.join(repr(h) for h in hints)}?" if hints else ""
+            raise Fatal(f"no symptom {symptom!r}{hint} (lessay-console diagnose --list)")
+        operator = current_operator(options.operator)
+        journal = open_journal(
+            state_dir(options.state_dir), operator, lambda m: click.echo(m, err=True)
+        )
+        if journal is not None:
+            cleanup.callback(journal.close)
+        code = asyncio.run(
+            run_diagnose(
+                config,
+                catalog,
+                chosen,
+                journal=journal,
+                operator=operator,
+                read_only=options.read_only,
+                as_json=as_json,
+                echo=click.echo,
+            )
+        )
+    sys.exit(code)
+
+
+@main.group()
+def incident() -> None:
+    """Incidents recorded by the troubleshooting wizard and `diagnose`."""
+
+
+@incident.command("list")
+@click.pass_obj
+def incident_list(options: GlobalOptions) -> None:
+    """Recorded incidents, newest first."""
+    from lessay_console.troubleshooting.records import list_incidents
+
+    sys.exit(list_incidents(options.state_dir, click.echo, lambda m: click.echo(m, err=True)))
+
+
+@incident.command("export")
+@click.argument("incident_id")
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@click.pass_obj
+def incident_export(options: GlobalOptions, incident_id: str, fmt: str) -> None:
+    """Print an incident for the post-mortem: its checks, findings, actions and notes."""
+    from lessay_console.troubleshooting.records import export_incident
+
+    code = export_incident(
+        options.state_dir, incident_id, fmt, click.echo, lambda m: click.echo(m, err=True)
+    )
+    sys.exit(code)

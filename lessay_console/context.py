@@ -16,6 +16,7 @@ class ConsoleContext:
     state_dir: Path
     demo: bool = False  # running on the built-in demo backend
     demo_url: str | None = None  # once the demo backend is up
+    read_only: bool = False  # --read-only: checks that read run, commands do not
 
     @property
     def starting(self) -> bool:

@@ -58,7 +58,11 @@ def run_console(options: GlobalOptions) -> int:
         if demo is not None:
             cleanup.callback(demo.stop)  # waits for a start still under way
         context = ConsoleContext(
-            config or Config(environment="demo"), operator, records, demo=demo is not None
+            config or Config(environment="demo"),
+            operator,
+            records,
+            demo=demo is not None,
+            read_only=options.read_only,
         )
         log.info("console started by %s (config: %s)", operator, context.config.source or "demo")
         app = LessayConsole(

@@ -1,0 +1,1 @@
+"""Troubleshooting: the symptom catalog, diagnosis sessions (incidents) and their export."""
