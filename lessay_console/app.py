@@ -14,7 +14,7 @@ import signal
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -27,6 +27,10 @@ from lessay_console.demo.launcher import DemoLauncher
 from lessay_console.monitor import Monitor, Snapshot
 from lessay_console.screens.dashboard import DashboardScreen
 from lessay_console.widgets.alert_bar import new_criticals
+
+if TYPE_CHECKING:
+    from lessay_console.journal.store import Journal
+    from lessay_console.troubleshooting.symptoms import Symptom
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,13 @@ class LessayConsole(App[None]):
             "War room",
             id="war-room",
             tooltip="Big numbers, the alert timeline and the incident clock.",
+        ),
+        Binding(
+            "t",
+            "troubleshoot",
+            "Troubleshoot",
+            id="troubleshoot",
+            tooltip="From a symptom to diagnostics, resolution and escalation.",
         ),
         Binding("i", "sources", "Sources", id="sources", tooltip="What the console is pointed at."),
         Binding(
@@ -84,6 +95,8 @@ class LessayConsole(App[None]):
         self.stop_signal: signal.Signals | None = None
         self.monitor: Monitor | None = monitor  # given: tests drive it without pollers
         self.snapshot: Snapshot | None = None
+        self._journal: Journal | None = None
+        self._journal_error: str | None = None
 
     # -- lifecycle ----------------------------------------------------------
     def on_mount(self) -> None:
@@ -105,6 +118,10 @@ class LessayConsole(App[None]):
         if self.low_bandwidth:
             refresh = max(refresh, LOW_BANDWIDTH_REFRESH)
         self.set_interval(refresh, self.refresh_snapshot)
+
+    def on_unmount(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
 
     def _start_demo(self) -> None:
         if self.demo is not None:
@@ -184,6 +201,62 @@ class LessayConsole(App[None]):
         self.push_screen(WarRoomScreen(self.context))
         self.call_after_refresh(self.refresh_snapshot)
 
+    def action_troubleshoot(self) -> None:
+        from lessay_console.screens.troubleshoot import SymptomScreen
+        from lessay_console.troubleshooting.session import suggest
+        from lessay_console.troubleshooting.symptoms import load_catalog
+
+        if isinstance(self.screen, SymptomScreen):
+            return
+        catalog, problems = load_catalog(self.context.config)
+        for problem in problems:
+            log.warning("symptom file: %s", problem)
+
+        def chosen(symptom_id: str | None) -> None:
+            symptom = catalog.find(symptom_id) if symptom_id else None
+            if symptom is not None:
+                self.run_worker(self._diagnose(symptom), name="diagnose", exit_on_error=False)
+
+        screen = SymptomScreen(self.context, suggest(catalog, self.snapshot), problems)
+        self.push_screen(screen, chosen)
+
+    async def _diagnose(self, symptom: Symptom) -> None:
+        from lessay_console.checks.model import CheckContext
+        from lessay_console.screens.diagnosis import DiagnosisScreen
+        from lessay_console.troubleshooting.session import Diagnosis
+
+        ctx = CheckContext(
+            config=self.context.config,
+            metrics=self._current_metrics,
+            read_only=self.context.read_only,
+            clock=self.clock,
+        )
+        journal = self.journal()
+        diagnosis = await Diagnosis.open(
+            symptom, ctx, journal, self.context.operator, self.snapshot
+        )
+        await self.push_screen(DiagnosisScreen(self.context, diagnosis))
+
+    async def _current_metrics(self) -> Snapshot:
+        if self.monitor is None:
+            raise RuntimeError("no metrics yet: the sources are still starting")
+        return self.monitor.evaluate(self.clock())
+
+    def journal(self) -> Journal | None:
+        """The journal, opened on first use; None (said once, loudly) when it cannot be."""
+        if self._journal is None and self._journal_error is None:
+            from lessay_console.journal import Journal, JournalError, journal_path
+
+            try:
+                self._journal = Journal.open(
+                    journal_path(self.context.state_dir), self.context.operator
+                )
+            except JournalError as error:
+                self._journal_error = str(error)
+                log.error("journal: %s", error)
+                self.notify(f"Not recorded: {error}", severity="error", timeout=30)
+        return self._journal
+
     def action_sources(self) -> None:
         from lessay_console.screens.overview import OverviewScreen
 
@@ -217,6 +290,11 @@ class LessayConsole(App[None]):
         yield from super().get_system_commands(screen)
         yield SystemCommand(
             "War room", "Big numbers, alert timeline, incident clock", self.action_war_room
+        )
+        yield SystemCommand(
+            "Troubleshoot",
+            "From a symptom to checks, resolution, escalation",
+            self.action_troubleshoot,
         )
         yield SystemCommand("Sources", "What the console is pointed at", self.action_sources)
         if self.demo is not None:
