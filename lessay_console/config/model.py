@@ -154,5 +154,9 @@ class Config:
     thresholds: dict[str, MetricThresholds] = field(default_factory=_guide_thresholds)
     escalation: dict[str, EscalationPath] = field(default_factory=_guide_escalation)
     backups: BackupsConfig = field(default_factory=BackupsConfig)
+    # site commands the runbooks name: deploy = ["deployctl", "--version", "{version}", ...]
+    commands: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # this environment is followed, never acted on: as --read-only (DESIGN section 2)
+    read_only: bool = False
     # the file this came from; None for built-in defaults
     source: Path | None = None

@@ -21,6 +21,8 @@ def render_config(config: Config) -> str:
 
 def _lines(config: Config) -> Iterator[str]:
     yield f"environment = {_value(config.environment)}"
+    if config.read_only:
+        yield "read_only = true"
     api = config.api
     yield from _table(
         "api",
@@ -79,6 +81,8 @@ def _lines(config: Config) -> Iterator[str]:
         yield from _table(dotted("escalation", team), contact=contact)
         if contact is None:
             yield "# contact: not configured"
+    if config.commands:
+        yield from _table("commands", **{k: list(v) for k, v in config.commands.items()})
     if config.backups.directory is not None:
         yield from _table("backups", directory=config.backups.directory)
     for kind, entry in config.backups.schedule.items():
@@ -101,7 +105,7 @@ def _table(name: str, **values: Any) -> Iterator[str]:
                 line += f"  # resolved: {_describe_secret(key, value)}"
             yield redact(line)
         else:
-            yield f"{key} = {_value(value)}"
+            yield f"{dotted(key)} = {_value(value)}"
 
 
 def _describe_secret(key: str, secret: Secret) -> str:

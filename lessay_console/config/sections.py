@@ -46,6 +46,8 @@ def read_config(root: TableReader) -> Config:
         thresholds=_thresholds(root.table("thresholds")),
         escalation=_escalation(root.table("escalation")),
         backups=_backups(root.table("backups")),
+        commands=_commands(root.table("commands")),
+        read_only=root.boolean("read_only", False),
     )
     root.finish()
     return config
@@ -284,3 +286,17 @@ def _backups(t: TableReader | None) -> BackupsConfig:
         entry.finish()
     t.finish()
     return BackupsConfig(directory=directory, schedule=schedule)
+
+
+def _commands(t: TableReader | None) -> dict[str, tuple[str, ...]]:
+    """[commands]: name = ["argv", "{param}"], the site's way of doing what runbooks name."""
+    if t is None:
+        return {}
+    commands = {}
+    for name in list(t.data):
+        argv = t.string_list(name)
+        if not argv or not argv[0].strip():
+            t.problem(name, 'must be a non-empty argv list such as ["deployctl", "{version}"]')
+            continue
+        commands[name] = argv
+    return commands
