@@ -86,7 +86,7 @@ def to_markdown(incident: Incident) -> str:
     out.append("")
     detailed = [r for r in incident.results.values() if r.detail]
     for r in detailed:
-        out += [f"### {_inline(r.title)}: {r.status.value.upper()}", "", *_fenced(r.detail), ""]
+        out += [f"### {_inline(r.title)}: {r.status.value.upper()}", "", *fenced(r.detail), ""]
     out += ["## Timeline", ""]
     out += [f"- {iso(e.at)} {_inline(who(e))}: {_inline(_describe(e))}" for e in incident.events]
     out.append("")
@@ -95,7 +95,7 @@ def to_markdown(incident: Incident) -> str:
         out += [f"## Action: `{_inline(' '.join(data['argv']))}`", ""]
         out += [f"{_inline(data['summary'])} ({iso(event.at)}, {_inline(who(event))})", ""]
         if data.get("output"):
-            out += [*_fenced(str(data["output"]).splitlines()), ""]
+            out += [*fenced(str(data["output"]).splitlines()), ""]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -131,7 +131,7 @@ def _cell(text: str) -> str:
     return _inline(text).replace("|", "\\|")
 
 
-def _fenced(lines: Any) -> list[str]:
+def fenced(lines: Any) -> list[str]:
     body = [printable(redact(line)) for line in lines]
     # a fence longer than any run of backticks inside cannot be closed by the content
     longest = max((len(m) for line in body for m in re.findall(r"`+", line)), default=0)

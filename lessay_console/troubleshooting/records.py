@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 Echo = Callable[[str], None]
 
 
-def _open(state_dir_option: Path | None, err: Echo) -> Journal | None:
+def open_existing_journal(state_dir_option: Path | None, err: Echo) -> Journal | None:
     from lessay_console.identity import current_operator
     from lessay_console.journal import Journal, JournalError, journal_path
     from lessay_console.locations import state_dir
@@ -32,7 +32,7 @@ def _open(state_dir_option: Path | None, err: Echo) -> Journal | None:
 
 
 def list_incidents(state_dir_option: Path | None, echo: Echo, err: Echo) -> int:
-    journal = _open(state_dir_option, err)
+    journal = open_existing_journal(state_dir_option, err)
     if journal is None:
         return 3
     with journal:
@@ -52,7 +52,7 @@ def list_incidents(state_dir_option: Path | None, echo: Echo, err: Echo) -> int:
 def export_incident(
     state_dir_option: Path | None, incident_id: str, fmt: str, echo: Echo, err: Echo
 ) -> int:
-    journal = _open(state_dir_option, err)
+    journal = open_existing_journal(state_dir_option, err)
     if journal is None:
         return 3
     stream = incident_id if incident_id.startswith(STREAM_PREFIX) else STREAM_PREFIX + incident_id
