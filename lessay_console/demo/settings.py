@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from lessay_console.config import Config
@@ -15,6 +16,7 @@ from lessay_console.config.model import (
     MetricThresholds,
     ThresholdRule,
 )
+from lessay_console.demo.fleet import INITIAL_VERSION
 
 if TYPE_CHECKING:
     from lessay_console.demo.backend import DemoBackend
@@ -37,6 +39,31 @@ DEMO_THRESHOLDS = {
 }
 
 
+def demo_commands(backend: DemoBackend) -> dict[str, tuple[str, ...]]:
+    """The site commands the built-in runbooks name, as ``demo-ctl`` runs them on `backend`.
+
+    The runbook engine fills ``{version}`` and ``{percent}``. ``sys.executable -m``
+    rather than the ``lessay-console`` script: the same interpreter and package as
+    the console, whatever is on PATH.
+    """
+    base = (sys.executable, "-m", "lessay_console", "demo-ctl", "--url", backend.url)
+    backups = str(backend.backup_dir)
+    return {
+        "deploy": (*base, "deploy", "--version", "{version}", "--percent", "{percent}"),
+        # A rollback deploys the version the demo fleet started on to every node.
+        "rollback": (*base, "rollback", "--to", INITIAL_VERSION),
+        "drain": (*base, "drain"),
+        "backup_snapshot": (*base, "backup-snapshot", "--dir", backups),
+        "migrate": (*base, "migrate", "--version", "{version}"),
+        "smoke_test": (*base, "smoke-test"),
+        "traffic": (*base, "traffic", "--percent", "{percent}"),
+        # The demo has no staging: this says so and checks the demo backend instead.
+        "staging_apply": (*base, "staging-apply"),
+        # A simulation: names the backup a restore would start from.
+        "restore": (*base, "restore", "--dir", backups),
+    }
+
+
 def demo_config(backend: DemoBackend) -> Config:
     """Every source pointed at `backend`; thresholds and schedule from the guide."""
     url = backend.url
@@ -52,4 +79,5 @@ def demo_config(backend: DemoBackend) -> Config:
             for team in ESCALATION
         },
         backups=BackupsConfig(directory=backend.backup_dir, schedule=dict(BACKUP_SCHEDULE)),
+        commands=demo_commands(backend),
     )
