@@ -30,6 +30,8 @@ from lessay_console.widgets.alert_bar import new_criticals
 
 if TYPE_CHECKING:
     from lessay_console.journal.store import Journal
+    from lessay_console.runbooks.engine import RunDeps, RunEngine
+    from lessay_console.runbooks.model import Runbook
     from lessay_console.troubleshooting.symptoms import Symptom
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,13 @@ class LessayConsole(App[None]):
             id="troubleshoot",
             tooltip="From a symptom to diagnostics, resolution and escalation.",
         ),
+        Binding(
+            "b",
+            "runbooks",
+            "Runbooks",
+            id="runbooks",
+            tooltip="Patching, upgrades and recovery, step by step, recorded.",
+        ),
         Binding("i", "sources", "Sources", id="sources", tooltip="What the console is pointed at."),
         Binding(
             "s",
@@ -96,6 +105,8 @@ class LessayConsole(App[None]):
         self.monitor: Monitor | None = monitor  # given: tests drive it without pollers
         self.snapshot: Snapshot | None = None
         self._journal: Journal | None = None
+        self.runs: list[RunEngine] = []  # runs this console holds or watches
+        self._ticking = False
         self._journal_error: str | None = None
 
     # -- lifecycle ----------------------------------------------------------
@@ -114,12 +125,18 @@ class LessayConsole(App[None]):
             self.call_after_refresh(self._start_demo)
         else:
             self._start_monitor(self.context.config)
+            self.call_after_refresh(self._offer_resume_later)
         refresh = self.context.config.console.refresh
         if self.low_bandwidth:
             refresh = max(refresh, LOW_BANDWIDTH_REFRESH)
         self.set_interval(refresh, self.refresh_snapshot)
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
+        for engine in self.runs:
+            try:
+                await engine.release()  # another console may resume at once
+            except Exception:  # the journal may be gone; the next console finds the pid dead
+                log.exception("releasing %s", engine.state.id)
         if self._journal is not None:
             self._journal.close()
 
@@ -157,6 +174,7 @@ class LessayConsole(App[None]):
             log.info("demo backend at %s, data in %s", backend.url, backend.data_dir)
             self.context = replace(self.context, config=demo_config(backend), demo_url=backend.url)
             self._start_monitor(self.context.config)
+            self._offer_resume_later()  # runs resolve their commands against this config
         elif event.state is WorkerState.ERROR:
             log.error("%s failed: %s", name, event.worker.error)
             if name == "demo-start":
@@ -174,6 +192,8 @@ class LessayConsole(App[None]):
         if self.context.config.console.bell and new_criticals(self.snapshot, snapshot):
             self.bell()
         self.snapshot = snapshot
+        if any(engine.holding for engine in self.runs) and not self._ticking:
+            self.run_worker(self._watch_ticks(snapshot), group="watch-ticks", exit_on_error=False)
         show = getattr(self.screen, "show_snapshot", None)
         if show is not None:
             show(snapshot, self.monitor)
@@ -257,6 +277,124 @@ class LessayConsole(App[None]):
                 self.notify(f"Not recorded: {error}", severity="error", timeout=30)
         return self._journal
 
+    async def _watch_ticks(self, snapshot: Snapshot) -> None:
+        """Watch steps keep watching whatever screen is on top."""
+        self._ticking = True
+        try:
+            for engine in self.runs:
+                if engine.holding:
+                    await engine.watch_tick(snapshot)
+        finally:
+            self._ticking = False
+
+    def action_runbooks(self) -> None:
+        from lessay_console.runbooks.loader import load_runbooks
+        from lessay_console.screens.runbooks import RunbooksScreen, recorded_runs
+
+        journal = self.journal()
+        runbooks, problems = load_runbooks(self.context.config)
+        runs = recorded_runs(journal, runbooks) if journal is not None else []
+
+        def chosen(choice: str | None) -> None:
+            if choice is None:
+                return
+            kind, _, ident = choice.partition(":")
+            if kind == "book":
+                self._ask_params(next(r for r in runbooks if r.id == ident))
+            else:
+                self.open_run(ident)
+
+        screen = RunbooksScreen(self.context, runbooks, runs, [str(p) for p in problems])
+        self.push_screen(screen, chosen)
+
+    def _ask_params(self, runbook: Runbook) -> None:
+        from lessay_console.screens.runbooks import ParamsScreen
+
+        def start(values: dict[str, str] | None) -> None:
+            if values is not None:
+                self.run_worker(self._start_run(runbook, values), name="run", exit_on_error=False)
+
+        self.push_screen(ParamsScreen(runbook), start)
+
+    def _run_deps(self) -> RunDeps | None:
+        from lessay_console.runbooks.engine import RunDeps
+
+        journal = self.journal()
+        if journal is None:
+            self.notify("Runbooks need the journal: see the error above.", severity="error")
+            return None
+        return RunDeps(
+            self.context.config, journal, self.context.operator, self._current_metrics, self.clock
+        )
+
+    async def _start_run(self, runbook: Runbook, values: dict[str, str]) -> None:
+        from lessay_console.runbooks.engine import RunEngine
+        from lessay_console.screens.run import RunScreen
+
+        deps = self._run_deps()
+        if deps is None:
+            return
+        engine = await RunEngine.start(runbook, values, deps, read_only=self.context.read_only)
+        self.runs.append(engine)
+        await self.push_screen(RunScreen(self.context, engine))
+
+    def open_run(self, run_id: str) -> None:
+        self.run_worker(self._open_run(run_id), name="run", exit_on_error=False)
+
+    async def _open_run(self, run_id: str) -> None:
+        from lessay_console.runbooks.engine import RunEngine, RunHeld
+        from lessay_console.runbooks.loader import load_runbooks
+        from lessay_console.runbooks.records import definition_for
+        from lessay_console.screens.run import RunScreen
+        from lessay_console.screens.runbooks import HeldScreen
+
+        deps = self._run_deps()
+        if deps is None:
+            return
+        engine = next((e for e in self.runs if e.state.id == run_id), None)
+        if engine is None:
+            runbooks, _ = load_runbooks(self.context.config)
+            runbook = definition_for(deps.journal.events(run_id), runbooks)
+            engine = RunEngine.load(runbook, run_id, deps)
+            engine.read_only = engine.read_only or self.context.read_only
+            self.runs.append(engine)
+        if not engine.holding and not engine.state.finished:
+            try:
+                await engine.attach()
+            except RunHeld as held:
+                choice = await self.push_screen_wait(HeldScreen(str(held)))
+                if choice is None:
+                    return
+                if choice == "take":
+                    await engine.attach(take_over=True)
+        await self.push_screen(RunScreen(self.context, engine))
+
+    def _offer_resume_later(self) -> None:
+        if not self.start_in_war_room:  # a shared screen is not asked questions
+            self.run_worker(self.offer_resume(), name="resume-offer", exit_on_error=False)
+
+    async def offer_resume(self) -> None:
+        """At start: unfinished runs that no live console holds."""
+        from lessay_console.runbooks.engine import holder_alive
+        from lessay_console.runbooks.loader import load_runbooks
+        from lessay_console.screens.runbooks import ResumeOffer, recorded_runs
+
+        journal = self.journal()
+        if journal is None:
+            return
+        runbooks, _ = load_runbooks(self.context.config)
+        host = self.context.operator.host
+        waiting = [
+            (book, state)
+            for book, state in recorded_runs(journal, runbooks)
+            if state.unfinished
+            and (state.holder is None or state.released or not holder_alive(state.holder, host))
+        ]
+        if waiting:
+            choice = await self.push_screen_wait(ResumeOffer(waiting))
+            if choice:
+                await self._open_run(choice)
+
     def action_sources(self) -> None:
         from lessay_console.screens.overview import OverviewScreen
 
@@ -295,6 +433,9 @@ class LessayConsole(App[None]):
             "Troubleshoot",
             "From a symptom to checks, resolution, escalation",
             self.action_troubleshoot,
+        )
+        yield SystemCommand(
+            "Runbooks", "Patching, upgrades, recovery: start or resume", self.action_runbooks
         )
         yield SystemCommand("Sources", "What the console is pointed at", self.action_sources)
         if self.demo is not None:

@@ -369,3 +369,123 @@ def incident_export(options: GlobalOptions, incident_id: str, fmt: str) -> None:
         options.state_dir, incident_id, fmt, click.echo, lambda m: click.echo(m, err=True)
     )
     sys.exit(code)
+
+
+@main.command(
+    "demo-ctl",
+    # A helper the demo's [commands] run, not one of DESIGN section 2's fixed commands.
+    hidden=True,
+    # demo-ctl parses its own arguments (argparse, stdlib only, so it starts fast),
+    # --help included.
+    add_help_option=False,
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)
+@click.pass_context
+def demo_ctl(ctx: click.Context) -> None:
+    """Site commands for the demo backend (deploy, rollback, backup-snapshot, ...)."""
+    from lessay_console.demo.control import main as control_main
+
+    sys.exit(control_main(ctx.args))
+
+
+@main.group()
+def runbook() -> None:
+    """Guided runbooks: definitions, recorded runs, change records, validation."""
+
+
+def _runbook_config(options: GlobalOptions, cleanup: ExitStack) -> Config:
+    """The configuration found (or the guide's defaults); with --demo, the demo backend's."""
+    from lessay_console.config import Config, ConfigError, find_config, load_config
+
+    if options.demo:
+        return _config_or_demo(options, cleanup)
+    try:
+        found = find_config(options.config)
+        return load_config(found.path) if found else Config()
+    except ConfigError as error:
+        raise Fatal("\n".join(str(p) for p in error.problems)) from None
+
+
+def _err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@runbook.command("list")
+@click.pass_obj
+def runbook_list(options: GlobalOptions) -> None:
+    """Every runbook: the built-ins and the site's own."""
+    from lessay_console.runbooks.commands import list_runbooks
+
+    with ExitStack() as cleanup:
+        sys.exit(list_runbooks(_runbook_config(options, cleanup), click.echo, _err))
+
+
+@runbook.command("show")
+@click.argument("name")
+@click.pass_obj
+def runbook_show(options: GlobalOptions, name: str) -> None:
+    """A runbook's phases and steps, with the commands each step runs."""
+    from lessay_console.runbooks.commands import show_runbook
+
+    with ExitStack() as cleanup:
+        sys.exit(show_runbook(_runbook_config(options, cleanup), name, click.echo, _err))
+
+
+@runbook.command("check")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_obj
+def runbook_check(options: GlobalOptions, file: Path) -> None:
+    """Validate a runbook file without running it: exit 0, or 2 with every problem."""
+    from lessay_console.runbooks.commands import check_runbook_file
+
+    with ExitStack() as cleanup:
+        sys.exit(check_runbook_file(file, _runbook_config(options, cleanup), click.echo, _err))
+
+
+@runbook.command("dry-run")
+@click.argument("name")
+@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE")
+@click.pass_obj
+def runbook_dry_run(options: GlobalOptions, name: str, params: tuple[str, ...]) -> None:
+    """Print every command the runbook would run, parameters filled in; run nothing."""
+    from lessay_console.runbooks.commands import dry_run, find_runbook, runbook_suggestions
+    from lessay_console.runbooks.loader import load_runbooks
+
+    given = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise Fatal(f"--param {item!r}: write NAME=VALUE")
+        given[key.strip()] = value
+    with ExitStack() as cleanup:
+        config = _runbook_config(options, cleanup)
+        runbooks, _ = load_runbooks(config)
+        found = find_runbook(runbooks, name)
+        if found is None:
+            hints = runbook_suggestions(runbooks, name)
+            raise Fatal(f"no runbook {name!r}" + (f"; did you mean {hints[0]!r}?" if hints else ""))
+        sys.exit(dry_run(config, found, given, click.echo, _err))
+
+
+@runbook.command("runs")
+@click.pass_obj
+def runbook_runs(options: GlobalOptions) -> None:
+    """Recorded runs, unfinished first: where each stands and who holds it."""
+    from lessay_console.runbooks.records import list_runs
+
+    with ExitStack() as cleanup:
+        config = _runbook_config(options, cleanup)
+        sys.exit(list_runs(options.state_dir, config, click.echo, _err))
+
+
+@runbook.command("export")
+@click.argument("run_id")
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@click.pass_obj
+def runbook_export(options: GlobalOptions, run_id: str, fmt: str) -> None:
+    """A run as a change record: who, when, each step's result, notes, commands, output."""
+    from lessay_console.runbooks.records import export_run
+
+    with ExitStack() as cleanup:
+        config = _runbook_config(options, cleanup)
+        sys.exit(export_run(options.state_dir, config, run_id, fmt, click.echo, _err))

@@ -120,7 +120,11 @@ def _step_lines(title: str, step: StepState) -> list[str]:
         lines.append(f"- Note: {_inline(step.note)}")
     for event in step.events:
         argv = event.data.get("argv")
-        if argv and event.kind in ("step.completed", "step.failed"):
+        if argv and event.kind == "rollout.stage":
+            stage = f"{event.data['percent']:g}% {event.data['state']}"
+            command = _inline(shell_join(argv))
+            lines.append(f"- Stage {stage}: `{command}` exit {event.data.get('exit_code')}")
+        elif argv and event.kind in ("step.completed", "step.failed", "rollout.rolled_back"):
             lines.append(
                 f"- Command: `{_inline(shell_join(argv))}` exit {event.data.get('exit_code')}"
             )

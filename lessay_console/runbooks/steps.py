@@ -162,7 +162,7 @@ async def run_rollout_stage(
     if not remaining:
         raise RunError(f"{step.title!r}: every stage is done")
     percent = remaining[0]
-    stage = {"step": step.id, "percent": percent}
+    stage: dict[str, Any] = {"step": step.id, "percent": percent}
     shown = f"{percent:g}"
     await engine.record("step.started", {"step": step.id, "session": engine.session})
     await engine.record("rollout.stage", {**stage, "state": "started"})
@@ -173,6 +173,7 @@ async def run_rollout_stage(
         await engine.record("step.failed", {"step": step.id, "reason": str(error)})
         raise
     await engine.record("step.output", {"step": step.id, "text": f"-> {fields['summary']}"})
+    stage["argv"], stage["exit_code"] = fields["argv"], fields["exit_code"]
     if fields["status"] != CheckStatus.PASS.value:
         reason = f"stage {shown}%: {fields['summary']}"
         await engine.record("rollout.stage", {**stage, "state": "failed", "reason": reason})
