@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
-from lessay_console.checks import command, http, logs, metric, network, postgres
+from lessay_console.checks import (
+    command,
+    http_health,
+    logs,
+    metric,
+    network,
+    oidc,
+    payment_status,
+    postgres_activity,
+    sql_assert,
+)
 from lessay_console.checks.model import CheckKind
 
 KINDS: dict[str, CheckKind] = {
     kind.name: kind
-    for module in (http, metric, postgres, logs, network, command)
+    for module in (
+        http_health,
+        payment_status,
+        oidc,
+        metric,
+        postgres_activity,
+        sql_assert,
+        logs,
+        network,
+        command,
+    )
     for kind in module.KINDS
 }

@@ -163,6 +163,17 @@ class CheckKind:
     run: CheckFunction
     executes: bool = False  # runs something on a host: not in read-only mode
 
+    def with_defaults(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Each declared parameter as given, or at its declared default where missing or None.
+
+        A spec read from a file names every parameter; one built in code (the
+        runbook engine, a test) may leave some out. Undeclared keys are dropped.
+        """
+        return {
+            param.name: param.default if params.get(param.name) is None else params[param.name]
+            for param in self.params
+        }
+
 
 @dataclass(frozen=True)
 class CheckSpec:

@@ -1,18 +1,11 @@
-"""How the PostgreSQL checks run SQL: the statements, one read-only transaction, COPY.
+"""The SQL the PostgreSQL checks send, and the guard on a user's query.
 
-A check connects for itself and runs in one transaction of the console's
-(`sources.postgres.read_only_transaction`): BEGIN READ ONLY with `SET LOCAL`
-statement and lock timeouts and `application_name`, nothing set on the
-session. Every statement goes over the simple query protocol as `COPY (query)
-TO STDOUT`, as the PostgreSQL source does: nothing is prepared, so PgBouncer
-in transaction pooling mode can hand each transaction to any server
-connection.
-
-The simple protocol runs every statement it is given, `COMMIT` included, so
-a user's query put inside `COPY (...)` must not be able to close that
-parenthesis: `one_statement` lexes it the way the server does (comments,
-quoted strings and identifiers, nested parentheses) and refuses what could
-end the COPY or start another statement. Where the server's lexing and ours
+Every statement runs as `COPY (query) TO STDOUT` over the simple query protocol
+(see `postgres_connection`), and the simple protocol runs every statement it is
+given, `COMMIT` included, so a user's query put inside `COPY (...)` must not be
+able to close that parenthesis: `one_statement` lexes it the way the server does
+(comments, quoted strings and identifiers, nested parentheses) and refuses what
+could end the COPY or start another statement. Where the server's lexing and ours
 could disagree (dollar quotes, a backslash in a string that may or may not be
 an `E'...'` one) the query is refused rather than guessed at.
 """
@@ -20,25 +13,6 @@ an `E'...'` one) the query is refused rather than guessed at.
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
-
-from lessay_console.config.durations import format_duration
-from lessay_console.config.model import PostgresConfig
-from lessay_console.sources.postgres import (
-    TransactionSettings,
-    open_connection,
-    read_only_transaction,
-)
-from lessay_console.sources.postgres_dsn import Target
-
-if TYPE_CHECKING:
-    from asyncpg import Connection
-
-T = TypeVar("T")
-RESULT_LIMIT = 1 << 20  # bytes of a query's result kept; one row is all a check judges
 
 # One JSON document: the client backends other than the check's own, with their ages in
 # seconds and query texts cut at 500 characters, sorted into what the check judges.
@@ -253,127 +227,3 @@ class _Lexer:
                 return
             at += 1
         raise UnsafeQuery('a "quoted" name is not closed')
-
-
-# --- running a check's statements -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Database:
-    """Where a check connects, and what its transaction sets."""
-
-    config: PostgresConfig
-    target: Target
-    settings: TransactionSettings
-
-    @property
-    def statement_timeout(self) -> str:
-        return format_duration(self.settings.statement_timeout / 1000)
-
-    @property
-    def lock_timeout(self) -> str:
-        return format_duration(self.settings.lock_timeout / 1000)
-
-
-async def in_transaction(db: Database, work: Callable[[Connection, float], Awaitable[T]]) -> T:
-    """`work(connection, deadline)` in one read-only transaction on a new connection.
-
-    Connecting and the transaction share the config's timeout. Raises
-    `SourceFailure` when no connection is made, asyncpg's errors otherwise.
-    """
-    deadline = time.monotonic() + db.config.timeout
-    connection = await open_connection(db.config, db.target, within=db.config.timeout)
-    try:
-        async with read_only_transaction(connection, db.settings, deadline):
-            return await work(connection, deadline)
-    finally:
-        if not connection.is_closed():
-            try:
-                await connection.close(timeout=time_left(deadline))
-            except Exception:  # closing politely failed: drop the socket
-                connection.terminate()
-
-
-@dataclass(frozen=True)
-class Copied:
-    records: list[list[str | None]]  # the header, then the rows
-    complete: bool  # False when the output passed RESULT_LIMIT and the rest was dropped
-
-
-async def copy_rows(connection: Connection, query: str, deadline: float) -> Copied:
-    """Run `query` as COPY (query) TO STDOUT: the simple query protocol, nothing prepared."""
-    kept: list[bytes] = []
-    size = 0
-
-    async def keep(data: bytes) -> None:
-        nonlocal size
-        if size < RESULT_LIMIT:
-            kept.append(bytes(data))
-        size += len(data)
-
-    # the newline ends a trailing -- comment before asyncpg's closing parenthesis
-    await connection.copy_from_query(
-        query + "\n",
-        output=keep,
-        format="csv",
-        header=True,
-        force_quote=True,
-        timeout=time_left(deadline),
-    )
-    text = b"".join(kept)[:RESULT_LIMIT].decode("utf-8", errors="replace")
-    return Copied(csv_records(text), complete=size <= RESULT_LIMIT)
-
-
-def time_left(deadline: float) -> float:
-    """Seconds until `deadline`; a sliver when passed, so asyncpg times out at once."""
-    return max(0.001, deadline - time.monotonic())
-
-
-# --- what COPY sends back ---------------------------------------------------------------
-
-Record = list[str | None]
-
-
-def csv_records(text: str) -> list[Record]:
-    """The complete records of `COPY ... (FORMAT csv, FORCE_QUOTE *)` output.
-
-    With FORCE_QUOTE every value is quoted, so an unquoted empty field is NULL
-    (Python's csv module cannot tell it from ''). A record not ended by a
-    newline (output cut short) is left out.
-    """
-    records: list[Record] = []
-    fields: Record = []
-    at = 0
-    while at < len(text):
-        if text[at] == '"':
-            value, at = _quoted_field(text, at)
-            if value is None:  # cut inside the quotes
-                break
-            fields.append(value)
-        else:
-            stop = at
-            while stop < len(text) and text[stop] not in ",\n":
-                stop += 1
-            fields.append(text[at:stop] or None)
-            at = stop
-        if at >= len(text):
-            break
-        if text[at] == "\n":
-            records.append(fields)
-            fields = []
-        at += 1
-    return records
-
-
-def _quoted_field(text: str, at: int) -> tuple[str | None, int]:
-    parts, at = [], at + 1
-    while True:
-        close = text.find('"', at)
-        if close < 0:
-            return None, len(text)
-        parts.append(text[at:close])
-        if text.startswith('"', close + 1):
-            parts.append('"')
-            at = close + 2
-        else:
-            return "".join(parts), close + 1

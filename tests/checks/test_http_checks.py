@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from lessay_console.checks.catalog import KINDS
-from lessay_console.checks.http import EXCERPT_CAP, JSON_CAP
+from lessay_console.checks.http_fetch import EXCERPT_CAP, JSON_CAP
 from lessay_console.checks.model import CheckContext, CheckResult, CheckSpec, CheckStatus
 from lessay_console.checks.runner import run_check
 from lessay_console.checks.spec import read_check

@@ -44,6 +44,18 @@ async def collected(monitor: Monitor, metric: str = "api_latency_p95") -> Snapsh
     return await await_until(probe, within=10, interval=0.3)
 
 
+async def demo_snapshot(
+    scenario: str = "normal", *, until: str = "api_latency_p95", **thresholds: MetricThresholds
+) -> Snapshot:
+    """What a Monitor polling the demo backend (in `scenario`) sees once `until` has a value."""
+    with DemoBackend(scenario=scenario) as backend:
+        monitor = monitor_of(demo_config(backend), **thresholds)
+        try:
+            return await collected(monitor, until)
+        finally:
+            await monitor.aclose()
+
+
 def serving(snapshot: Snapshot) -> Callable[[], Awaitable[Snapshot]]:
     async def metrics() -> Snapshot:
         return snapshot
@@ -63,12 +75,7 @@ async def run_check_of(kind: str, ctx: CheckContext, params: dict[str, Any]) -> 
 
 
 async def test_normal_metrics_pass() -> None:
-    with DemoBackend() as backend:
-        monitor = monitor_of(demo_config(backend))
-        try:
-            snapshot = await collected(monitor)
-        finally:
-            await monitor.aclose()
+    snapshot = await demo_snapshot()
     latency = await check("metric", snapshot, metric="api_latency_p95")
     alerts = await check("alerts", snapshot)
     assert latency.status is CheckStatus.PASS, latency
@@ -86,12 +93,7 @@ async def test_high_latency_beyond_warning_warns_while_pending() -> None:
     latency_rules = MetricThresholds(
         warning=ThresholdRule("above", 500, for_seconds=60), critical=NEVER
     )
-    with DemoBackend(scenario="high-latency") as backend:
-        monitor = monitor_of(demo_config(backend), api_latency_p95=latency_rules)
-        try:
-            snapshot = await collected(monitor)
-        finally:
-            await monitor.aclose()
+    snapshot = await demo_snapshot("high-latency", api_latency_p95=latency_rules)
     result = await check("metric", snapshot, metric="api_latency_p95")
     assert result.status is CheckStatus.WARN, result
     assert snapshot.metric("api_latency_p95").state.state is DisplayState.PENDING
@@ -104,12 +106,7 @@ async def test_high_latency_beyond_warning_warns_while_pending() -> None:
 
 async def test_high_latency_beyond_critical_fails_before_the_rule_fires() -> None:
     # the demo's own rules: a headless run collects once, so the 2m `for` cannot have passed
-    with DemoBackend(scenario="high-latency") as backend:
-        monitor = monitor_of(demo_config(backend))
-        try:
-            snapshot = await collected(monitor)
-        finally:
-            await monitor.aclose()
+    snapshot = await demo_snapshot("high-latency")
     status = snapshot.metric("api_latency_p95")
     result = await check("metric", snapshot, metric="api_latency_p95")
     alerts = await check("alerts", snapshot)
@@ -130,12 +127,7 @@ async def test_high_latency_beyond_critical_fails_before_the_rule_fires() -> Non
 
 async def test_a_critical_rule_firing_fails() -> None:
     firing_now = MetricThresholds(critical=ThresholdRule("above", 500))  # no `for`: fires at once
-    with DemoBackend(scenario="high-latency") as backend:
-        monitor = monitor_of(demo_config(backend), api_latency_p95=firing_now)
-        try:
-            snapshot = await collected(monitor)
-        finally:
-            await monitor.aclose()
+    snapshot = await demo_snapshot("high-latency", api_latency_p95=firing_now)
     result = await check("metric", snapshot, metric="api_latency_p95")
     assert result.status is CheckStatus.FAIL, result
     assert ": above critical 500 ms (firing " in result.summary
@@ -148,12 +140,7 @@ async def test_alerts_fail_on_a_critical_firing_and_list_every_alert() -> None:
         "active_sessions": MetricThresholds(critical=ThresholdRule("above", 0)),
         "db_pool_usage": MetricThresholds(warning=ThresholdRule("above", 0, for_seconds=600)),
     }
-    with DemoBackend() as backend:
-        monitor = monitor_of(demo_config(backend), **thresholds)
-        try:
-            snapshot = await collected(monitor, "active_sessions")
-        finally:
-            await monitor.aclose()
+    snapshot = await demo_snapshot(until="active_sessions", **thresholds)
     result = await check("alerts", snapshot)
     assert result.status is CheckStatus.FAIL, result
     assert result.summary == "2 alerts: DB pool pending warning, Sessions firing critical"
@@ -172,12 +159,7 @@ async def test_alerts_fail_on_a_critical_firing_and_list_every_alert() -> None:
 
 async def test_only_a_pending_warning_warns() -> None:
     pending = MetricThresholds(warning=ThresholdRule("above", 0, for_seconds=600))
-    with DemoBackend() as backend:
-        monitor = monitor_of(demo_config(backend), db_pool_usage=pending)
-        try:
-            snapshot = await collected(monitor, "db_pool_usage")
-        finally:
-            await monitor.aclose()
+    snapshot = await demo_snapshot(until="db_pool_usage", db_pool_usage=pending)
     result = await check("alerts", snapshot)
     assert result.status is CheckStatus.WARN, result
     assert result.summary == "1 alert: DB pool pending warning"
@@ -251,12 +233,7 @@ async def test_an_unknown_metric_is_an_error_naming_the_known_ones() -> None:
 
 
 async def test_a_metric_no_source_collects_here_is_skipped() -> None:
-    with DemoBackend() as backend:
-        monitor = monitor_of(demo_config(backend))  # no [postgres]
-        try:
-            snapshot = await collected(monitor)
-        finally:
-            await monitor.aclose()
+    snapshot = await demo_snapshot()  # the demo config has no [postgres]
     result = await check("metric", snapshot, metric="pg_connections")
     assert result.status is CheckStatus.SKIPPED, result
     assert result.summary == "PG conns (pg_connections) is not collected here"

@@ -111,11 +111,12 @@ class Server:
     connections: int = 0
 
 
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+Serve = Callable[..., Awaitable[Server]]
+TlsProbe = Callable[..., Awaitable[tuple[int, CheckResult]]]
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Callable[..., Awaitable[Server]]]:
+async def serve() -> AsyncIterator[Serve]:
     """Start servers on 127.0.0.1 (TLS with a given certificate, or plain TCP)."""
     servers: list[asyncio.Server] = []
 
@@ -141,6 +142,21 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[Server]]]:
         await server.wait_closed()
 
 
+@pytest.fixture
+def probe_tls(serve: Serve, certs: Certificates) -> TlsProbe:
+    """Serve a leaf certificate over TLS and run the check at it: (the port, the result).
+
+    The test CA is trusted unless `ca_file` says otherwise (None: the system's CAs).
+    """
+
+    async def probe(leaf: Path, host: str = "localhost", **params: Any) -> tuple[int, CheckResult]:
+        server = await serve(leaf, certs.key)
+        params = {"ca_file": str(certs.ca), **params}
+        return server.port, await run(host=host, port=server.port, **params)
+
+    return probe
+
+
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -153,7 +169,7 @@ async def run(config: Config | None = None, limit: float = 10.0, **params: Any) 
     return await run_check(spec, CheckContext(config=config or Config()))
 
 
-async def test_plain_tcp_is_timed_phase_by_phase(serve: Callable[..., Awaitable[Server]]) -> None:
+async def test_plain_tcp_is_timed_phase_by_phase(serve: Serve) -> None:
     server = await serve()
     result = await run(host="127.0.0.1", port=server.port, tls=False)
     assert result.status == CheckStatus.PASS, result.summary
@@ -170,7 +186,7 @@ async def test_plain_tcp_is_timed_phase_by_phase(serve: Callable[..., Awaitable[
     assert await await_until(connected, within=5, interval=0.01) == 1
 
 
-async def test_localhost_resolves_and_connects(serve: Callable[..., Awaitable[Server]]) -> None:
+async def test_localhost_resolves_and_connects(serve: Serve) -> None:
     server = await serve()
     result = await run(host="localhost", port=server.port, tls=False)
     assert result.status == CheckStatus.PASS, result.summary
@@ -189,11 +205,8 @@ async def test_a_closed_port_fails_as_refused() -> None:
     )
 
 
-async def test_tls_verified_against_the_ca_file(
-    serve: Callable[..., Awaitable[Server]], certs: Certificates
-) -> None:
-    server = await serve(certs.valid, certs.key)
-    result = await run(host="localhost", port=server.port, ca_file=str(certs.ca))
+async def test_tls_verified_against_the_ca_file(probe_tls: TlsProbe, certs: Certificates) -> None:
+    _port, result = await probe_tls(certs.valid)
     assert result.status == CheckStatus.PASS, result.summary
     tls = result.data["tls"]
     assert tls["verified"] is True
@@ -206,55 +219,46 @@ async def test_tls_verified_against_the_ca_file(
 
 
 async def test_tls_to_an_address_checks_the_ip_in_the_certificate(
-    serve: Callable[..., Awaitable[Server]], certs: Certificates
+    probe_tls: TlsProbe, certs: Certificates
 ) -> None:
-    server = await serve(certs.valid, certs.key)
-    result = await run(host="127.0.0.1", port=server.port, ca_file=str(certs.ca))
+    _port, result = await probe_tls(certs.valid, host="127.0.0.1")
     assert result.status == CheckStatus.PASS, result.summary
 
 
-async def test_an_unknown_ca_fails_and_says_so(
-    serve: Callable[..., Awaitable[Server]], certs: Certificates
-) -> None:
-    server = await serve(certs.valid, certs.key)
-    result = await run(host="localhost", port=server.port)  # the system's CAs only
+async def test_an_unknown_ca_fails_and_says_so(probe_tls: TlsProbe, certs: Certificates) -> None:
+    port, result = await probe_tls(certs.valid, ca_file=None)  # the system's CAs only
     assert result.status == CheckStatus.FAIL
-    assert result.summary.startswith(
-        f"localhost:{server.port}: TLS verification failed: unknown CA"
-    )
+    assert result.summary.startswith(f"localhost:{port}: TLS verification failed: unknown CA")
     assert result.data["tls"]["verified"] is False
     # the refused certificate is still described
     assert result.data["tls"]["issuer"] == "CN=Lessay Test CA"
 
 
 async def test_a_hostname_mismatch_fails_and_says_so(
-    serve: Callable[..., Awaitable[Server]], certs: Certificates
+    probe_tls: TlsProbe, certs: Certificates
 ) -> None:
-    server = await serve(certs.other_name, certs.key)
-    result = await run(host="localhost", port=server.port, ca_file=str(certs.ca))
+    port, result = await probe_tls(certs.other_name)
     assert result.status == CheckStatus.FAIL
-    assert result.summary == f"localhost:{server.port}: TLS verification failed: hostname mismatch"
+    assert result.summary == f"localhost:{port}: TLS verification failed: hostname mismatch"
     assert result.data["tls"]["subject"] == "CN=other.example"
 
 
 async def test_an_expired_certificate_fails_and_says_when(
-    serve: Callable[..., Awaitable[Server]], certs: Certificates
+    probe_tls: TlsProbe, certs: Certificates
 ) -> None:
-    server = await serve(certs.expired, certs.key)
-    result = await run(host="localhost", port=server.port, ca_file=str(certs.ca))
+    port, result = await probe_tls(certs.expired)
     assert result.status == CheckStatus.FAIL
     assert result.summary.startswith(
-        f"localhost:{server.port}: TLS verification failed: certificate expired"
+        f"localhost:{port}: TLS verification failed: certificate expired"
     )
     assert result.data["tls"]["not_after"] == "2020-02-01T00:00:00+00:00"
     assert result.data["tls"]["days_left"] < -365
 
 
 async def test_without_verification_an_expired_certificate_warns(
-    serve: Callable[..., Awaitable[Server]], certs: Certificates
+    probe_tls: TlsProbe, certs: Certificates
 ) -> None:
-    server = await serve(certs.expired, certs.key)
-    result = await run(host="localhost", port=server.port, verify_tls=False)
+    _port, result = await probe_tls(certs.expired, ca_file=None, verify_tls=False)
     assert result.status == CheckStatus.WARN
     assert "certificate expired" in result.summary
     assert result.data["tls"]["verified"] is False
@@ -262,18 +266,15 @@ async def test_without_verification_an_expired_certificate_warns(
 
 
 async def test_a_certificate_expiring_within_14_days_warns(
-    serve: Callable[..., Awaitable[Server]], certs: Certificates
+    probe_tls: TlsProbe, certs: Certificates
 ) -> None:
-    server = await serve(certs.expiring, certs.key)
-    result = await run(host="localhost", port=server.port, ca_file=str(certs.ca))
+    _port, result = await probe_tls(certs.expiring)
     assert result.status == CheckStatus.WARN
     assert result.data["tls"]["days_left"] in (4, 5)
     assert f"certificate expires in {result.data['tls']['days_left']} days" in result.summary
 
 
-async def test_host_port_and_tls_come_from_a_url(
-    serve: Callable[..., Awaitable[Server]], certs: Certificates
-) -> None:
+async def test_host_port_and_tls_come_from_a_url(serve: Serve, certs: Certificates) -> None:
     server = await serve(certs.valid, certs.key)
     result = await run(url=f"https://localhost:{server.port}/health", ca_file=str(certs.ca))
     assert result.status == CheckStatus.PASS, result.summary
@@ -289,7 +290,7 @@ async def test_host_port_and_tls_come_from_a_url(
 
 
 async def test_a_server_that_does_not_speak_tls_fails_the_handshake(
-    serve: Callable[..., Awaitable[Server]],
+    serve: Serve,
 ) -> None:
     server = await serve()  # accepts and closes: no TLS
     result = await run(host="127.0.0.1", port=server.port)
@@ -311,7 +312,7 @@ async def test_a_silent_server_is_cut_at_the_tls_phase_bound(
     assert result.elapsed < 2
 
 
-async def test_mtr_report_or_its_absence(serve: Callable[..., Awaitable[Server]]) -> None:
+async def test_mtr_report_or_its_absence(serve: Serve) -> None:
     server = await serve()
     result = await run(host="127.0.0.1", port=server.port, tls=False, mtr=True, mtr_count=1)
     assert result.status == CheckStatus.PASS, result.summary  # never a failure by itself
@@ -347,7 +348,7 @@ async def test_neither_host_nor_url_is_an_error() -> None:
 
 
 async def test_an_endpoint_of_the_configuration_is_probed(
-    serve: Callable[..., Awaitable[Server]],
+    serve: Serve,
 ) -> None:
     server = await serve()
     status_url = f"http://127.0.0.1:{server.port}/api/v2/summary.json"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -27,14 +27,12 @@ from lessay_console.config.reader import Problems, TableReader
 from lessay_console.config.secrets import Secret
 from tests.helpers import await_until
 from tests.postgres_server import PgBouncerServer, PostgresServer, free_port
+from tests.postgres_sessions import TEST_APP, OpenSession
 
-TEST_APP = "lessay-check-test"  # the application_name of every session the tests open
 OSC52 = "\x1b]52;c;ZXZpbA==\x07"  # writes the clipboard on a terminal that obeys it
 OSC52_SHOWN = "\\x1b]52;c;ZXZpbA==\\x07"
 
 WAITING_QUERY = "SELECT * FROM lessay_ck"  # blocked by a LOCK TABLE
-
-OpenSession = Callable[..., Awaitable[asyncpg.Connection]]
 
 
 async def check(
@@ -64,31 +62,6 @@ def texts(value: Any) -> Iterator[str]:
 
 def every_text(result: CheckResult) -> list[str]:
     return [result.summary, *result.detail, *texts(result.data)]
-
-
-@pytest.fixture
-def monitor_dsn(postgres_server: PostgresServer) -> str:
-    """The role the console is meant to use: pg_read_all_stats and nothing else."""
-    return postgres_server.dsn_for(postgres_server.monitor.name, postgres_server.monitor.password)
-
-
-@pytest.fixture
-async def sessions(postgres_server: PostgresServer) -> AsyncIterator[OpenSession]:
-    """Open test sessions (as the superuser unless a DSN is given), ended at teardown."""
-    opened: list[asyncpg.Connection] = []
-
-    async def open_session(dsn: str | None = None) -> asyncpg.Connection:
-        connection = await asyncpg.connect(
-            dsn or postgres_server.superuser_dsn,
-            timeout=10,
-            server_settings={"application_name": TEST_APP},
-        )
-        opened.append(connection)
-        return connection
-
-    yield open_session
-    for connection in opened:
-        connection.terminate()
 
 
 @pytest.fixture

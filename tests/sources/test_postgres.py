@@ -11,7 +11,7 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import pytest
@@ -29,8 +29,7 @@ from lessay_console.sources.postgres import (
 from lessay_console.sources.postgres_dsn import parse_dsn
 from tests.helpers import await_until
 from tests.postgres_server import PgBouncerServer, PostgresServer
-
-TEST_APP = "lessay-test"  # the application_name of every session the tests open
+from tests.postgres_sessions import TEST_APP, OpenSession
 
 # what the console's transactions set, read back where they run
 SETTINGS_SQL = """\
@@ -53,7 +52,6 @@ DEFAULTED = (
 )
 
 MakeSource = Callable[..., PostgresSource]
-OpenSession = Callable[..., Awaitable[asyncpg.Connection]]
 
 
 def config_for(dsn: str, **overrides: float) -> PostgresConfig:
@@ -76,36 +74,11 @@ async def sources() -> AsyncIterator[MakeSource]:
 
 
 @pytest.fixture
-async def sessions(postgres_server: PostgresServer) -> AsyncIterator[OpenSession]:
-    """Open test sessions (as the superuser unless a DSN is given), closed at teardown."""
-    opened: list[asyncpg.Connection] = []
-
-    async def open_session(dsn: str | None = None) -> asyncpg.Connection:
-        connection = await asyncpg.connect(
-            dsn or postgres_server.superuser_dsn,
-            timeout=10,
-            server_settings={"application_name": TEST_APP},
-        )
-        opened.append(connection)
-        return connection
-
-    yield open_session
-    for connection in opened:
-        connection.terminate()
-
-
-@pytest.fixture
 async def admin(postgres_server: PostgresServer, sessions: OpenSession) -> asyncpg.Connection:
     """A superuser session, opened once earlier tests' sessions have gone."""
     connection = await sessions()
     await settle(connection, [postgres_server.monitor.name, postgres_server.plain.name])
     return connection
-
-
-@pytest.fixture
-def monitor_dsn(postgres_server: PostgresServer) -> str:
-    """The role the console is meant to use: pg_read_all_stats and nothing else."""
-    return postgres_server.dsn_for(postgres_server.monitor.name, postgres_server.monitor.password)
 
 
 async def settle(admin: asyncpg.Connection, roles: list[str]) -> None:

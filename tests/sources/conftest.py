@@ -1,0 +1,3 @@
+"""Fixtures of the sources' tests: sessions of their own on the real PostgreSQL."""
+
+from tests.postgres_sessions import monitor_dsn, sessions  # noqa: F401 - fixtures
