@@ -53,6 +53,8 @@ class LessayConsole(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="quit", tooltip="Leave the console."),
         Binding("ctrl+c", "quit", "Quit", id="quit-ctrl-c", show=False, priority=True),
+        # Help early: at 80 columns the footer is cut at its end, and help must show
+        Binding("question_mark,f1", "help", "Help", id="help", tooltip="Every key."),
         Binding(
             "w",
             "war_room",
@@ -82,7 +84,6 @@ class LessayConsole(App[None]):
             id="scenario",
             tooltip="Demo only: switch the demo backend's scenario.",
         ),
-        Binding("question_mark,f1", "help", "Help", id="help", tooltip="Every key."),
     ]
 
     def __init__(

@@ -10,6 +10,7 @@ shown as plain content, never as markup.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -21,6 +22,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Log, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -51,11 +53,11 @@ def hanging() -> Table:
     return table
 
 
-STATUS_STYLES = {
-    CheckStatus.PASS: "green",
-    CheckStatus.WARN: "yellow",
+STATUS_STYLES = {  # worst first: the order of the counts in the progress line
     CheckStatus.FAIL: "bold red",
     CheckStatus.ERROR: "magenta",
+    CheckStatus.WARN: "yellow",
+    CheckStatus.PASS: "green",
     CheckStatus.SKIPPED: "dim",
 }
 RUNNING = "RUN…"
@@ -93,6 +95,7 @@ class DiagnosisScreen(OpaqueScreen[None]):
         self.diagnosis = diagnosis
         self.results: dict[str, CheckResult] = {}
         self.running = False
+        self.acting = False  # an action's command runs: leaving would cut it unrecorded
 
     # -- layout -------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -146,7 +149,9 @@ class DiagnosisScreen(OpaqueScreen[None]):
             await self.diagnosis.run_checks(self._on_result)
         finally:
             self.running = False
-            self._show_progress()
+            # cancelled because the operator left the screen: its widgets are gone
+            with contextlib.suppress(NoMatches):
+                self._show_progress()
 
     def _on_result(self, result: CheckResult) -> None:
         self.results[result.id] = result
@@ -167,7 +172,8 @@ class DiagnosisScreen(OpaqueScreen[None]):
         counts: dict[CheckStatus, int] = {}
         for result in self.results.values():
             counts[result.status] = counts.get(result.status, 0) + 1
-        parts = [f"{n} {status.value.upper()}" for status, n in counts.items()]
+        # worst first, in a fixed order: not in the order the checks happened to end
+        parts = [f"{counts[s]} {s.value.upper()}" for s in STATUS_STYLES if s in counts]
         state = "running" if self.running and done < total else "done"
         line = f"Checks {done}/{total} {state}" + (": " + ", ".join(parts) if parts else "")
         self.query_one("#progress", Static).update(Text(line))
@@ -224,6 +230,8 @@ class DiagnosisScreen(OpaqueScreen[None]):
             self.run_checks()
 
     def action_actions(self) -> None:
+        if self._refuse_while_acting():
+            return
         actionable = [r for r in self.diagnosis.symptom.resolutions if r.command]
         if not actionable:
             self.notify("This symptom's resolutions have no command to run.", timeout=4)
@@ -255,8 +263,17 @@ class DiagnosisScreen(OpaqueScreen[None]):
         output = self.query_one("#output", Log)
         output.add_class("-shown")
         output.write_line(f"$ {shown_argv(resolution.command)}")
-        event = await self.diagnosis.run_action(resolution, emit=output.write_line)
+        self.acting = True
+        try:
+            event = await self.diagnosis.run_action(resolution, emit=output.write_line)
+        finally:
+            self.acting = False
         output.write_line(f"-> {printable_line(event.data['summary'])} (recorded)")
+
+    def _refuse_while_acting(self) -> bool:
+        if self.acting:
+            self.notify("An action is running: wait for its result.", severity="warning")
+        return self.acting
 
     def action_note(self) -> None:
         def save(text: str | None) -> None:
@@ -294,11 +311,16 @@ class DiagnosisScreen(OpaqueScreen[None]):
         self.notify(f"Escalation to {self.diagnosis.symptom.escalation} recorded.")
 
     def action_export(self) -> None:
-        paths = write_exports(self.diagnosis, self.context.state_dir / "incidents")
+        try:
+            paths = write_exports(self.diagnosis, self.context.state_dir / "incidents")
+        except OSError as error:  # an unusable state dir must not take the console down
+            self.notify(f"Not exported: {printable_line(str(error))}", severity="error", timeout=30)
+            return
         self.notify("Exported: " + ", ".join(str(p) for p in paths), timeout=10)
 
     def action_back(self) -> None:
-        self.dismiss(None)
+        if not self._refuse_while_acting():
+            self.dismiss(None)
 
     def palette_commands(self) -> Iterable[PaletteCommand]:
         yield ("Re-run checks", "Run this symptom's checks again", self.action_rerun)

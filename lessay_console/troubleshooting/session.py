@@ -9,6 +9,7 @@ could not be opened) the session still works and says it is not recorded.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable
@@ -109,7 +110,7 @@ class Diagnosis:
             "escalation": symptom.escalation,
             "alerts": alerts,
         }
-        stream = _new_stream(journal)
+        stream = _new_stream(journal, ctx.clock())
         first = await _append(journal, operator, stream, "incident.opened", data, ctx.clock())
         return cls(symptom, ctx, journal, operator, Incident.from_events([first]))
 
@@ -167,12 +168,29 @@ class Diagnosis:
                     "output": "",
                 },
             )
-        result = await run_command(
-            argv,
-            timeout=resolution.timeout,
-            emit=emit,
-            output_limit=ACTION_OUTPUT_LIMIT,
-        )
+        try:
+            result = await run_command(
+                argv,
+                timeout=resolution.timeout,
+                emit=emit,
+                output_limit=ACTION_OUTPUT_LIMIT,
+            )
+        except asyncio.CancelledError:
+            # the console is stopping: the record says the action was cut, not silence
+            await asyncio.shield(
+                self.record(
+                    "action.result",
+                    {
+                        "resolution": resolution.title,
+                        "argv": argv,
+                        "status": CheckStatus.ERROR.value,
+                        "exit_code": None,
+                        "summary": "cut: the console stopped while it ran (outcome unknown)",
+                        "output": "",
+                    },
+                )
+            )
+            raise
         return await self.record(
             "action.result",
             {"resolution": resolution.title, "argv": argv, **result.journal_fields()},
@@ -255,15 +273,16 @@ def _alerts_of(snapshot: Snapshot) -> list[dict[str, Any]]:
             "since": s.state.since,
             "line": alert_line(s),
         }
-        for s in snapshot.metrics
+        for s in sorted(snapshot.metrics, key=_alert_rank)  # worst first
         if _alert_rank(s) < 9
     ]
 
 
-def _new_stream(journal: Journal | None) -> str:
+def _new_stream(journal: Journal | None, at: float) -> str:
     if journal is not None:
-        return journal.new_stream_id(STREAM_PREFIX.rstrip("/"))
-    return f"{STREAM_PREFIX}unrecorded-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        return journal.new_stream_id(STREAM_PREFIX.rstrip("/"), at=at)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(at))
+    return f"{STREAM_PREFIX}unrecorded-{stamp}-{os.getpid()}"
 
 
 async def _append(

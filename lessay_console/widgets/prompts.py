@@ -61,7 +61,12 @@ class ConfirmCommand(ModalScreen[bool]):
             yield Label(heading, classes="danger" if self.dangerous else "")
             yield Static(Content(printable_line(self.title_text)))
             yield Static(Content("$ " + shown_argv(self.argv)), id="argv")
-            yield Static(Content("It runs on this host, without a shell; the result is recorded."))
+            if getattr(self.app, "context", None) is not None and self.app.context.read_only:
+                yield Static(Content("Read-only mode: it will NOT run; the refusal is recorded."))
+            else:
+                yield Static(
+                    Content("It runs on this host, without a shell; the result is recorded.")
+                )
             with Horizontal(classes="buttons"):
                 yield Button("Cancel (n)", id="no", variant="primary")
                 yield Button("Run (y)", id="yes", variant="error" if self.dangerous else "default")
