@@ -223,9 +223,15 @@ class RunEngine:
         return None if step_id is None else self.runbook.step(step_id)
 
     def values(self, **extra: str) -> dict[str, str]:
-        """What `{placeholders}` are filled with."""
+        """What `{placeholders}` are filled with: parameters, choices made, the run's own."""
+        chosen = {
+            step.choose: self.state.steps[step.id].choice
+            for step in self.runbook.steps
+            if step.choose and self.state.steps[step.id].choice
+        }
         return {
             **self.state.params,
+            **chosen,
             "run_id": self.state.id.removeprefix(STREAM_PREFIX),
             "operator": self.deps.operator.name,
             **extra,
@@ -248,10 +254,13 @@ class RunEngine:
             raise RunError(f"{step.title!r} is running")
 
     # -- intents -----------------------------------------------------------------
-    async def confirm(self, step: Step, note: str = "") -> None:
-        """A manual step done, or a command step done by hand (its command not configured)."""
+    async def confirm(self, step: Step, note: str = "", choice: str | None = None) -> None:
+        """A manual step done, or a command step done by hand (its command not configured).
+        A step that offers a choice needs one (`choice`)."""
         self._ensure_current(step, allow=(StepStatus.FAILED,))
         note = note.strip()
+        if step.choose and not (choice or "").strip():
+            raise RunError(f"{step.title!r}: choose a {step.choose} first (it is recorded)")
         if step.note == "required" and not note:
             raise RunError(f"{step.title!r} needs a note for the record before it is done")
         if step.kind not in ("manual", "command", "rollout") or (
@@ -260,6 +269,9 @@ class RunEngine:
             raise RunError(f"{step.title!r} is a {step.kind} step: run it")
         await self.record("step.started", {"step": step.id, "session": self.session})
         data: dict[str, Any] = {"step": step.id, "outcome": "confirmed", "note": note}
+        if step.choose:
+            data["choice"] = choice.strip()  # type: ignore[union-attr]  # checked above
+            data["outcome"] = f"chose {step.choose} {data['choice']}"
         if step.kind != "manual":
             data["by_hand"] = True
             data["outcome"] = "done by hand"

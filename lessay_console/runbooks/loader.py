@@ -44,13 +44,15 @@ _COMMAND_KEYS = ("command", "argv", "dangerous", "timeout", "expect_exit")
 _ROLLOUT_KEYS = ("stages", "verify", "verify_within", "rollback", "rollback_argv")
 # the fields each step kind takes besides the common ones; another kind's field is an error
 KIND_KEYS: dict[str, tuple[str, ...]] = {
-    "manual": (),
+    "manual": ("choose",),
     "check": ("checks",),
     "command": _COMMAND_KEYS,
     "watch": ("duration", "alerts", "fail_on"),
     "rollout": (*_ROLLOUT_KEYS, *_COMMAND_KEYS),
 }
 NOTE_RULES = ("none", "optional", "required")
+# what a manual step can offer to choose from
+CHOOSERS = ("backup",)
 
 
 # -- public API --------------------------------------------------------------
@@ -217,6 +219,13 @@ def _read_step(t: TableReader, names: set[str]) -> Step:
         t.problem("note", f"must be one of {', '.join(NOTE_RULES)}, not {note!r}")
         note = "optional"
     fields: dict[str, Any] = {}
+    if kind == "manual" and t.has("choose"):
+        choose = t.string("choose")
+        if choose not in CHOOSERS:
+            t.problem("choose", f"must be one of {', '.join(CHOOSERS)}, not {choose!r}")
+        else:
+            fields["choose"] = choose
+            names.add(choose)  # later steps may use {backup}
     if kind == "check":
         fields["checks"] = _read_checks(t, "checks", required=True)
     elif kind == "command":

@@ -73,6 +73,9 @@ class Step:
     kind: StepKind
     instructions: str = ""
     note: NoteRule = "optional"
+    # a manual step where the operator picks one of a list, e.g. "backup": the
+    # candidates come from the backup catalog; the choice fills `{backup}` later on
+    choose: str | None = None
     checks: tuple[CheckSpec, ...] = ()  # kind "check"
     command: CommandSpec | None = None  # kind "command"
     watch: WatchSpec | None = None  # kind "watch"

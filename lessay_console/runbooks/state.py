@@ -11,7 +11,7 @@ get the same state. Event kinds of a run stream ("run/…"):
     step.started      {step, session, attempt}
     step.output       {step, text}                      command output, in chunks as it came
     step.check        {step, result}                    one check's result
-    step.completed    {step, outcome, note?, exit_code?, argv?, by_hand?}
+    step.completed    {step, outcome, note?, choice?, exit_code?, argv?, by_hand?}
     step.failed       {step, reason, exit_code?}
     step.overridden   {step, reason}
     step.skipped      {step, reason}
@@ -81,6 +81,7 @@ class StepState:
     by: str | None = None  # who finished it (or started it, while running)
     outcome: str = ""  # the recorded result: "done", "passed", "exit 0", a failure's reason
     note: str = ""
+    choice: str | None = None  # what the operator chose, for a step that offers a choice
     session: str | None = None  # the console session that started the current attempt
     checks: dict[str, CheckResult] = field(default_factory=dict)
     output: list[str] = field(default_factory=list)
@@ -212,6 +213,7 @@ def _fold_step(step: StepState, event: Event) -> None:
         step.outcome = data.get("outcome") or data.get("reason") or ""
         if data.get("note"):
             step.note = data["note"]
+        step.choice = data.get("choice")
         step.stage_running = None
     elif kind == "step.paused":
         step.status, step.outcome, step.ended_at = StepStatus.PENDING, data["outcome"], event.at

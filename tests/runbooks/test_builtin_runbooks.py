@@ -153,6 +153,7 @@ def test_recovery_steps(builtins: dict[str, Runbook]) -> None:
     runbook = builtins["recovery"]
     identify, restore, consistency, traffic, monitor, post_mortem = runbook.steps
     assert identify.kind == "manual" and identify.note == "required"
+    assert identify.choose == "backup"  # candidates from the backup catalog
     assert "lessay-console backups" in identify.instructions
     assert restore.command is not None
     assert (restore.command.named, restore.command.dangerous) == ("restore", True)

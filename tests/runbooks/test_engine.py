@@ -282,3 +282,23 @@ async def test_a_whole_run_completes_and_its_journal_verifies(bench: Bench) -> N
     assert engine.state.finished == "completed"
     assert engine.current is None
     assert verify(journal_path(bench.tmp)).ok
+
+
+async def test_a_choice_is_required_recorded_and_fills_later_commands(bench: Bench) -> None:
+    runbook = every_kind_runbook(bench.tmp)
+    pick = replace(runbook.step("notify"), choose="backup")
+    restore = replace(
+        runbook.step("migrate"), command=CommandSpec(argv=("echo", "restoring", "{backup}"))
+    )
+    phases = (
+        replace(runbook.phases[0], steps=(pick,)),
+        replace(runbook.phases[1], steps=(restore,)),
+    )
+    engine = await started(bench, replace(runbook, phases=phases))
+    with pytest.raises(RunError, match="choose a backup"):
+        await engine.confirm(pick, "newest before the incident")
+    await engine.confirm(pick, "newest before the incident", choice="lessay-db-full-20261129.dump")
+    assert engine.state.steps["notify"].choice == "lessay-db-full-20261129.dump"
+    assert engine.values()["backup"] == "lessay-db-full-20261129.dump"
+    await engine.run(restore)
+    assert engine.state.steps["migrate"].output == ["restoring lessay-db-full-20261129.dump"]

@@ -463,3 +463,30 @@ def test_runbook_dirs_beside_the_config_and_in_the_user_config_dir(tmp_path: Pat
     (user / "extra.toml").write_text(runbook_text(step("manual")), encoding="utf-8")
     runbooks, _ = load_runbooks(config)
     assert "site-upgrade" in [r.id for r in runbooks]
+
+
+# -- a choice made in one step, used by later ones ----------------------------
+def test_a_chosen_backup_fills_later_steps_only() -> None:
+    restore = 'argv = ["restore", "--from", "{backup}"]'
+    text = runbook_text(
+        step("manual", 'choose = "backup"', title="Pick")
+        + step("command", restore, title="Restore")
+    )
+    pick, restored = parse_runbook(text, "rb.toml", Config()).steps
+    assert pick.choose == "backup"
+    assert restored.command is not None and restored.command.argv[-1] == "{backup}"
+    before = runbook_text(
+        step("command", restore, title="Restore") + step("manual", 'choose = "backup"')
+    )
+    assert any("{backup}" in p for p in problems_of(before))
+
+
+def test_only_known_choices() -> None:
+    text = runbook_text(step("manual", 'choose = "snapshot"'))
+    [problem] = problems_of(text)
+    assert f"rb.toml:{line_of(text, 'choose')}:" in problem
+    assert "must be one of backup" in problem
+    assert any(
+        "belongs to manual steps" in p
+        for p in problems_of(runbook_text(step("command", 'argv = ["x"]\nchoose = "backup"')))
+    )
