@@ -420,13 +420,18 @@ def _age(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
-def restore(directory: Path) -> None:
-    """Name the newest database backup (by when it finished) a restore would start from."""
+def restore(directory: Path, backup: str | None = None) -> None:
+    """Name the database backup a restore starts from: `backup` (the one the operator chose,
+    which must exist), else the newest by when it finished."""
     candidates = [
         entry
         for entry in _existing_dir(directory).iterdir()
         if (parsed := parse_backup_name(entry.name)) and parsed[0] in ("db-hourly", "db-full")
     ]
+    if backup is not None:
+        candidates = [entry for entry in candidates if entry.name == backup]
+        if not candidates:
+            raise ControlError(f"no database backup {backup!r} in {directory}")
     if not candidates:
         raise ControlError(f"no database backup in {directory}: nothing to restore from")
     newest = max(candidates, key=lambda entry: entry.stat().st_mtime)
@@ -497,6 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot_cmd.add_argument("--dir", type=Path, required=True)
     restore_cmd = commands.add_parser("restore", help="name the backup a restore would use")
     restore_cmd.add_argument("--dir", type=Path, required=True)
+    restore_cmd.add_argument("--backup", help="the backup chosen (default: the newest)")
     migrate_cmd = commands.add_parser("migrate", help="apply (simulated) migrations")
     migrate_cmd.add_argument("--version", required=True)
     migrate_cmd.add_argument("--fail", action="store_true", help="make the second one fail")
@@ -523,7 +529,7 @@ def run(args: argparse.Namespace) -> None:
         case "backup-snapshot":
             backup_snapshot(args.dir)
         case "restore":
-            restore(args.dir)
+            restore(args.dir, args.backup)
         case "migrate":
             migrate(args.version, args.fail)
         case "smoke-test":

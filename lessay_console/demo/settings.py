@@ -60,7 +60,7 @@ def demo_commands(backend: DemoBackend) -> dict[str, tuple[str, ...]]:
         # The demo has no staging: this says so and checks the demo backend instead.
         "staging_apply": (*base, "staging-apply"),
         # A simulation: names the backup a restore would start from.
-        "restore": (*base, "restore", "--dir", backups),
+        "restore": (*base, "restore", "--dir", backups, "--backup", "{backup}"),
     }
 
 

@@ -110,8 +110,9 @@ class RunScreen(OpaqueScreen[None]):
             steps.highlighted = steps.get_option_index(current.id)
 
     def _follow(self) -> None:
-        """A watching console re-reads the journal; the holder's own state is current."""
-        if not self.engine.holding and self.engine.refresh():
+        """A watching console re-reads the journal; the holder's own state is current, and
+        shown as it changes while an intent runs (a step running, each check's result)."""
+        if self.busy or (not self.engine.holding and self.engine.refresh()):
             self.redraw()
 
     def show_snapshot(self, snapshot: Snapshot, monitor: Monitor) -> None:
@@ -275,9 +276,16 @@ class RunScreen(OpaqueScreen[None]):
     def _ask(self, prompt: str, then: Callable[[str], None]) -> None:
         self.app.push_screen(NoteInput(prompt), lambda text: then(text) if text else None)
 
+    def _watching(self) -> bool:
+        """A console that does not hold the run asks nothing: it says how to take it over."""
+        if self.engine.holding:
+            return False
+        self.notify("Watching only: t takes this run over (recorded).", timeout=6)
+        return True
+
     def action_do(self) -> None:
         step = self._step()
-        if step is None or self.busy:
+        if step is None or self.busy or self._watching():
             return
         engine = self.engine
         status = engine.state.steps[step.id].status
@@ -285,6 +293,8 @@ class RunScreen(OpaqueScreen[None]):
             self._resolve_interrupted(step)
         elif step.kind == "watch" and pending_gap(engine, step) is not None:
             self._account_gap(step)
+        elif step.kind == "manual" and step.choose == "backup":
+            self.choose_backup(step)
         elif step.kind == "manual" or (
             step.kind not in ("watch", "check") and engine.by_hand(step)
         ):
@@ -304,6 +314,35 @@ class RunScreen(OpaqueScreen[None]):
                 )
             else:
                 self._run(step)
+
+    @work(group="choose")
+    async def choose_backup(self, step: Step) -> None:
+        """Candidates from the backup catalog, newest first; the choice and a note recorded."""
+        from lessay_console.backups.candidates import CatalogUnavailable, last_good_candidates
+
+        try:
+            candidates = await last_good_candidates(self.engine.deps.config)
+        except CatalogUnavailable as error:
+            self.notify(f"No catalog to choose from: {error}", severity="warning", timeout=8)
+            candidates = []
+        usable = [c for c in candidates if c.usable][:12]
+        choices = [(c.name, f"{c.name} · {c.reason}") for c in usable]
+        choices.append(("", "Another backup: type its name"))
+        picked = await self.app.push_screen_wait(
+            ChooseOne("Which backup is the last known good one?", choices)
+        )
+        if picked is None:
+            return
+        if not picked:
+            picked = await self.app.push_screen_wait(NoteInput("The backup's name"))
+            if not picked:
+                return
+        required = " (required)" if step.note == "required" else ""
+        note = await self.app.push_screen_wait(
+            NoteInput(f"Why is {printable_line(picked)} known good?{required}")
+        )
+        if note is not None:
+            self._intent(self.engine.confirm(step, note, choice=picked))
 
     def _next_stage(self, step: Step) -> str:
         if step.rollout is None:
@@ -359,11 +398,13 @@ class RunScreen(OpaqueScreen[None]):
 
     def action_note(self) -> None:
         step = self._step()
+        if self._watching():
+            return
         self._ask("Note for the record", lambda text: self._intent(self.engine.note(text, step)))
 
     def action_override(self) -> None:
         step = self._step()
-        if step is not None:
+        if step is not None and not self._watching():
             self._ask(
                 "Why go on past this failure? (recorded)",
                 lambda reason: self._intent(self.engine.override(step, reason)),
@@ -371,7 +412,7 @@ class RunScreen(OpaqueScreen[None]):
 
     def action_skip(self) -> None:
         step = self._step()
-        if step is not None:
+        if step is not None and not self._watching():
             self._ask(
                 "Why skip this step? (recorded)",
                 lambda reason: self._intent(self.engine.skip(step, reason)),
@@ -381,6 +422,8 @@ class RunScreen(OpaqueScreen[None]):
         from lessay_console.runbooks.steps import abort_rollout
 
         step = self._step()
+        if self._watching():
+            return
         if step is None or step.rollout is None:
             self.notify("Select a rollout step to abort it.", timeout=4)
             return

@@ -360,7 +360,8 @@ def test_demo_config_names_every_command_the_runbooks_use(backend: DemoBackend) 
 def test_every_demo_command_runs_against_the_backend(fast_backend: DemoBackend) -> None:
     """The runbooks' order, with the placeholders filled as the engine fills them."""
     commands = demo_config(fast_backend).commands
-    params = {"{version}": "2.5.0", "{percent}": "10"}
+    newest_full = max(p.name for p in fast_backend.backup_dir.glob("lessay-db-full-*"))
+    params = {"{version}": "2.5.0", "{percent}": "10", "{backup}": newest_full}
     order = (
         "staging_apply",
         "backup_snapshot",
@@ -379,4 +380,6 @@ def test_every_demo_command_runs_against_the_backend(fast_backend: DemoBackend) 
         assert result.returncode == 0, (name, result.stdout, result.stderr)
         if name == "deploy":
             assert nodes_on(fast_backend, "2.5.0") == ["api-01"]
+        if name == "restore":  # the backup the operator chose, not merely the newest
+            assert f"would restore the database from {newest_full}" in result.stdout
     assert fleet(fast_backend)["versions"] == {"2.4.1": 10}  # rollback waits until it is so
