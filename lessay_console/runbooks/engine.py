@@ -67,7 +67,10 @@ def process_started(pid: int) -> float | None:
     import psutil
 
     try:
-        return psutil.Process(pid).create_time()
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:  # dead, merely not yet reaped
+            return None
+        return process.create_time()
     except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
         return None
 
@@ -106,7 +109,7 @@ class RunEngine:
         if missing:
             raise RunError("parameters missing: " + ", ".join(missing))
         journal = deps.journal
-        stream = journal.new_stream_id(STREAM_PREFIX.rstrip("/"))
+        stream = journal.new_stream_id(STREAM_PREFIX.rstrip("/"), at=deps.clock())
         first = await journal.append_async(
             stream,
             "run.started",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from lessay_console.checks.model import CheckResult
 from lessay_console.redaction import redact
 from lessay_console.runbooks.model import Runbook
 from lessay_console.runbooks.resolve import shell_join
@@ -52,8 +53,8 @@ def to_json(runbook: Runbook, state: RunState) -> dict[str, Any]:
                     "note": state.steps[step.id].note,
                     "started_at": _iso_or_none(state.steps[step.id].started_at),
                     "ended_at": _iso_or_none(state.steps[step.id].ended_at),
-                    "checks": [r.to_json() for r in state.steps[step.id].checks.values()],
-                    "output": "\n".join(state.steps[step.id].output),
+                    "checks": _all_checks(state.steps[step.id]),
+                    "output": "\n".join(_all_output(state.steps[step.id])),
                 }
                 for step in runbook.steps
             ],
@@ -118,23 +119,41 @@ def _step_lines(title: str, step: StepState) -> list[str]:
         lines.append(f"- Result: {_inline(step.outcome)}")
     if step.note:
         lines.append(f"- Note: {_inline(step.note)}")
+    # every attempt and every rollout stage, in order (the state keeps the last one's only);
+    # a stage's verification is recorded before the stage's end: listed under it
+    checks: list[str] = []
     for event in step.events:
         argv = event.data.get("argv")
         if argv and event.kind == "rollout.stage":
             stage = f"{event.data['percent']:g}% {event.data['state']}"
             command = _inline(shell_join(argv))
             lines.append(f"- Stage {stage}: `{command}` exit {event.data.get('exit_code')}")
+            lines += [f"  {line}" for line in checks]
+            checks = []
         elif argv and event.kind in ("step.completed", "step.failed", "rollout.rolled_back"):
             lines.append(
                 f"- Command: `{_inline(shell_join(argv))}` exit {event.data.get('exit_code')}"
             )
-    for result in step.checks.values():
-        word = result.status.value.upper()
-        lines.append(f"- Check {word} {_inline(result.title)}: {_inline(result.summary)}")
-    if step.output:
-        lines += ["", *fenced("\n".join(step.output).splitlines())]
+        elif event.kind == "step.check":
+            result = CheckResult.from_json(event.data["result"])
+            word = result.status.value.upper()
+            checks.append(f"- Check {word} {_inline(result.title)}: {_inline(result.summary)}")
+    lines += checks
+    output = _all_output(step)
+    if output:
+        lines += ["", *fenced("\n".join(output).splitlines())]
     lines.append("")
     return lines
+
+
+def _all_output(step: StepState) -> list[str]:
+    """What the step's commands printed, every attempt and stage (`step.output` keeps the
+    current attempt's only)."""
+    return [e.data.get("text", "") for e in step.events if e.kind == "step.output"]
+
+
+def _all_checks(step: StepState) -> list[dict[str, Any]]:
+    return [e.data["result"] for e in step.events if e.kind == "step.check"]
 
 
 def _gist(event: Event) -> str:

@@ -128,11 +128,24 @@ async def execute(
     return {"argv": list(resolved.argv), **fields}
 
 
+def refuse_unrunnable(
+    engine: RunEngine, step: Step, spec: CommandSpec, values: dict[str, str]
+) -> None:
+    """A command that will not run (done by hand, or read-only) is refused before the step
+    is recorded as started: nothing happened, so nothing is recorded."""
+    resolved = resolve_command(spec, engine.deps.config, values)
+    if resolved.argv is None:
+        raise RunError(f"{step.title!r} is done by hand: {resolved.manual_reason}")
+    if engine.read_only:
+        raise RunError("read-only: nothing is executed (skip the step with a reason to go on)")
+
+
 async def run_command_step(
     engine: RunEngine, step: Step, emit: Callable[[str], None] | None
 ) -> None:
     if step.command is None:
         raise RunError(f"{step.title!r} has no command")
+    refuse_unrunnable(engine, step, step.command, engine.values())
     await engine.record("step.started", {"step": step.id, "session": engine.session})
     try:
         fields = await execute(engine, step, step.command, engine.values(), emit)
@@ -164,6 +177,7 @@ async def run_rollout_stage(
     percent = remaining[0]
     stage: dict[str, Any] = {"step": step.id, "percent": percent}
     shown = f"{percent:g}"
+    refuse_unrunnable(engine, step, rollout.command, engine.values(percent=shown))
     await engine.record("step.started", {"step": step.id, "session": engine.session})
     await engine.record("rollout.stage", {**stage, "state": "started"})
     try:

@@ -71,7 +71,7 @@ class RunScreen(OpaqueScreen[None]):
     }
     RunScreen #heading.-watching { color: $warning; }
     RunScreen #steps, RunScreen #steps:focus {
-        height: auto; max-height: 10; border: none; text-wrap: nowrap; text-overflow: ellipsis;
+        height: auto; max-height: 50%; border: none; text-wrap: nowrap; text-overflow: ellipsis;
     }
     RunScreen #detail { height: 1fr; padding: 0 1; border-top: solid $primary; }
     RunScreen #output { height: 7; display: none; border-top: solid $primary; }
