@@ -56,12 +56,13 @@ def reflow(text: str) -> str:
 class RunScreen(OpaqueScreen[None]):
     COMMANDS: ClassVar = {ScreenCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "do", "Do step", id="run.do"),
+        # priority: the step list's own Enter (select) would hide it from the footer
+        Binding("enter", "do", "Do step", id="run.do", priority=True),
         Binding("n", "note", "Note", id="run.note"),
         Binding("o", "override", "Override", id="run.override"),
         Binding("k", "skip", "Skip", id="run.skip"),
         Binding("x", "abort_rollout", "Abort rollout", id="run.abort-rollout"),
-        Binding("t", "take_over", "Take over", id="run.take-over", show=False),
+        Binding("t", "take_over", "Take over", id="run.take-over"),
         Binding("e", "export", "Export", id="run.export"),
         Binding("escape", "back", "Back", id="run.back"),
     ]
@@ -148,6 +149,7 @@ class RunScreen(OpaqueScreen[None]):
             steps.highlighted = min(highlighted, steps.option_count - 1)
         if self._selected:
             self._show_detail(self._selected)
+        self.refresh_bindings()
 
     def _step_prompt(self, step: Step) -> Text:
         state = self.engine.state.steps[step.id]
@@ -169,6 +171,7 @@ class RunScreen(OpaqueScreen[None]):
         if event.option.id:
             self._selected = event.option.id
             self._show_detail(event.option.id)
+            self.refresh_bindings()
 
     def _show_detail(self, step_id: str) -> None:
         engine = self.engine
@@ -265,8 +268,18 @@ class RunScreen(OpaqueScreen[None]):
             return "Read-only: nothing runs here; k skips with a reason to follow on."
         return "Enter runs it."
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.action_do()  # Enter on a step does it
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys shown only where they apply: the footer stays short at 80 columns."""
+        step = self.engine.runbook.step(self._selected) if self._selected else None
+        if action == "abort_rollout":
+            return step is not None and step.kind == "rollout"
+        if action == "take_over":
+            return not self.engine.holding
+        if action == "override":
+            return step is not None and (
+                self.engine.state.steps[step.id].status is StepStatus.FAILED
+            )
+        return True
 
     # -- intents -------------------------------------------------------------
     def _step(self) -> Step | None:
