@@ -44,5 +44,8 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec("pg_longest_query", "PG longest", "s", "age of the longest running query"),
         MetricSpec("pg_lock_waits", "PG lock waits", "", "sessions waiting on a lock"),
         MetricSpec("pg_idle_in_transaction", "PG idle in tx", "", "sessions idle in transaction"),
+        MetricSpec(
+            "backups", "Backups", "", "worst backup kind against the schedule: 0 ok, 1 warn, 2 crit"
+        ),
     )
 }

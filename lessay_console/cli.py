@@ -489,3 +489,23 @@ def runbook_export(options: GlobalOptions, run_id: str, fmt: str) -> None:
     with ExitStack() as cleanup:
         config = _runbook_config(options, cleanup)
         sys.exit(export_run(options.state_dir, config, run_id, fmt, click.echo, _err))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON for programs.")
+@click.pass_obj
+def backups(options: GlobalOptions, as_json: bool) -> None:
+    """Each backup kind against the schedule: last good backup, age, gaps, retention.
+
+    Reads the catalog ([backups] directory, pgbackrest, walg) and, with [postgres],
+    the replication lag. Exit status as `status`: 0 OK, 1 warning, 2 critical,
+    3 when the catalog cannot be read. With no configuration, runs on the demo.
+    """
+    import asyncio
+
+    from lessay_console.backups.command import run_backups
+
+    with ExitStack() as cleanup:
+        config = _config_or_demo(options, cleanup)
+        code = asyncio.run(run_backups(config, as_json, click.echo))
+    sys.exit(code)

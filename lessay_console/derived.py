@@ -274,4 +274,6 @@ DERIVATIONS: dict[str, Derivation] = {
     "pg_longest_query": lambda v: v.gauge_sum("pg_longest_query_seconds"),
     "pg_lock_waits": lambda v: v.gauge_sum("pg_lock_waits"),
     "pg_idle_in_transaction": lambda v: v.gauge_sum("pg_idle_in_transaction"),
+    # the worst kind's state (0 ok, 1 warn, 2 crit); the breakdown gives every kind's
+    "backups": lambda v: v.gauge_max("backup_state", "kind"),
 }

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from lessay_console.monitor import MetricStatus
 
 HEALTH_WORDS = ("ok", "degraded", "down")
+# the `backups` metric's levels, as `lessay-console backups` words them
+BACKUP_WORDS = ("OK", "WARN", "CRIT")
 
 
 def format_number(value: float, unit: str) -> str:
@@ -36,6 +38,9 @@ def format_reading(spec: MetricSpec, reading: Reading) -> str:
     if spec.name == "api_health":
         level = int(reading.value)
         return HEALTH_WORDS[level] if 0 <= level < len(HEALTH_WORDS) else f"{reading.value:g}"
+    if spec.name == "backups":
+        level = int(reading.value)
+        return BACKUP_WORDS[level] if 0 <= level < len(BACKUP_WORDS) else f"{reading.value:g}"
     text = format_number(reading.value, spec.unit)
     return f"≥{text}" if reading.at_least else text
 

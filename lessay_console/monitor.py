@@ -135,6 +135,11 @@ def plan_sources(config: Config) -> list[SourcePlan]:
         plans.append(
             SourcePlan(PostgresSource(config.postgres), PG_METRICS, staleness_of(config.postgres))
         )
+    if config.backups.has_catalog:
+        from lessay_console.sources.backups import BackupsSource
+
+        # stale after three missed reads, as every source (DESIGN section 6)
+        plans.append(SourcePlan(BackupsSource(config), ("backups",), 3 * config.backups.interval))
     return plans
 
 

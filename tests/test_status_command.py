@@ -28,7 +28,7 @@ def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 def test_json_lists_every_guide_metric_with_value_unit_and_state() -> None:
     result = run("status", "--json")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # the demo backups' gap: a warning
     report = json.loads(result.stdout)
     metrics = {m["name"]: m for m in report["metrics"]}
     assert set(metrics) >= set(GUIDE_METRICS)
@@ -46,15 +46,17 @@ def test_json_lists_every_guide_metric_with_value_unit_and_state() -> None:
         "keep_firing_for_seconds": 0,
         "clear_at": None,
     }
-    assert report["exit_code"] == 0 and report["status"] == "OK"
-    assert {s["name"] for s in report["sources"]} == {"host", "scrape", "health"}
+    # the demo's backup catalog has one missed hourly snapshot, on purpose: a warning
+    assert metrics["backups"]["state"] == "firing" and metrics["backups"]["severity"] == "warning"
+    assert report["exit_code"] == 1 and report["status"] == "WARNING"
+    assert {s["name"] for s in report["sources"]} == {"host", "scrape", "health", "backups"}
 
 
 def test_table_for_people() -> None:
     result = run("status")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # the demo backups' gap: a warning
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("lessay-console status: OK · demo · ")
+    assert lines[0].startswith("lessay-console status: WARNING · demo · ")  # the backups' gap
     assert lines[2].split() == [
         "METRIC",
         "VALUE",
@@ -119,9 +121,9 @@ def test_watch_prints_json_lines_until_interrupted() -> None:
     try:
         documents = [json.loads(process.stdout.readline()) for _ in range(2)]
         assert documents[1]["at"] >= documents[0]["at"]
-        assert all(d["exit_code"] == 0 for d in documents)
+        assert all(d["exit_code"] == 1 for d in documents)  # the demo backups' gap
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=10) == 1
         assert "Traceback" not in process.stderr.read()
     finally:
         process.kill()

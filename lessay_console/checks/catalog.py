@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lessay_console.checks import (
+    backup_freshness,
     command,
     http_health,
     logs,
@@ -26,6 +27,7 @@ KINDS: dict[str, CheckKind] = {
         sql_assert,
         logs,
         network,
+        backup_freshness,
         command,
     )
     for kind in module.KINDS

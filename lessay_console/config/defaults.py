@@ -6,6 +6,7 @@ Where the guide gives one level without a severity, the choice is explained.
 from __future__ import annotations
 
 from lessay_console.config.model import BackupKind, EscalationPath, MetricThresholds, ThresholdRule
+from lessay_console.demo.backups import BACKUP_PATTERNS
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 
@@ -28,6 +29,11 @@ THRESHOLDS: dict[str, MetricThresholds] = {
     "api_error_rate": MetricThresholds(critical=ThresholdRule("above", 5, for_seconds=10 * MINUTE)),
     # "Database Latency: >500ms p95": a degradation to look at, not yet an outage.
     "db_latency_p95": MetricThresholds(warning=ThresholdRule("above", 500)),
+    # Guide 4.1: the worst backup kind against its schedule (0 ok, 1 warn, 2 crit). Its
+    # state is already judged over intervals, so it alerts at once, with no "for".
+    "backups": MetricThresholds(
+        warning=ThresholdRule("above", 0), critical=ThresholdRule("above", 1)
+    ),
 }
 
 # Guide 2.1, Escalation Path column. Contacts are the site's to fill in.
@@ -45,3 +51,21 @@ BACKUP_SCHEDULE: dict[str, BackupKind] = {
     "files_incremental": BackupKind(interval=DAY, retention=14 * DAY),  # user files, 14 days
     "config_export": BackupKind(interval=7 * DAY, retention=56 * DAY),  # weekly exports
 }
+
+# The directory catalog's embedded naming rule: the demo backend's (demo/backups.py),
+# each of its file kinds under the schedule kind it is a backup of.
+_DEMO_KINDS = {
+    "db-hourly": "db_hourly",
+    "db-full": "db_full",
+    "files-incr": "files_incremental",
+    "config": "config_export",
+}
+BACKUP_NAMES: dict[str, str] = {
+    _DEMO_KINDS[name]: pattern.pattern for name, pattern in BACKUP_PATTERNS.items()
+}
+
+# pgBackRest's backup types: a full backup is the daily full; differential and
+# incremental backups are what a site takes between fulls, the hourly snapshots.
+PGBACKREST_KINDS: dict[str, str] = {"full": "db_full", "diff": "db_hourly", "incr": "db_hourly"}
+# WAL-G's: a backup named base_..._D_... is a delta (incremental) on an earlier one.
+WALG_KINDS: dict[str, str] = {"full": "db_full", "delta": "db_hourly"}

@@ -124,10 +124,63 @@ def _guide_escalation() -> dict[str, EscalationPath]:
     return dict(ESCALATION)
 
 
+def _embedded_naming_rule() -> dict[str, str]:
+    from lessay_console.config.defaults import BACKUP_NAMES
+
+    return dict(BACKUP_NAMES)
+
+
+def _pgbackrest_kinds() -> dict[str, str]:
+    from lessay_console.config.defaults import PGBACKREST_KINDS
+
+    return dict(PGBACKREST_KINDS)
+
+
+def _walg_kinds() -> dict[str, str]:
+    from lessay_console.config.defaults import WALG_KINDS
+
+    return dict(WALG_KINDS)
+
+
+@dataclass(frozen=True)
+class PgBackRestCatalog:
+    """`pgbackrest info --output=json` as a backup catalog."""
+
+    stanza: str = "main"
+    command: tuple[str, ...] = ("pgbackrest",)
+    config: Path | None = None  # passed as --config; None: pgBackRest's own default
+    # pgBackRest backup type (full, diff, incr) -> schedule kind
+    kinds: dict[str, str] = field(default_factory=_pgbackrest_kinds)
+
+
+@dataclass(frozen=True)
+class WalgCatalog:
+    """`wal-g backup-list --json --detail` as a backup catalog."""
+
+    command: tuple[str, ...] = ("wal-g",)
+    env_file: Path | None = None  # KEY=VALUE lines added to WAL-G's environment (storage, keys)
+    # WAL-G backup type (full, delta) -> schedule kind
+    kinds: dict[str, str] = field(default_factory=_walg_kinds)
+
+
 @dataclass(frozen=True)
 class BackupsConfig:
     directory: Path | None = None
     schedule: dict[str, BackupKind] = field(default_factory=_guide_schedule)
+    # the directory's naming rule: schedule kind -> regular expression of its file names
+    names: dict[str, str] = field(default_factory=_embedded_naming_rule)
+    pgbackrest: PgBackRestCatalog | None = None
+    walg: WalgCatalog | None = None
+    interval: float = 300.0  # how often the dashboard reads the catalog
+    timeout: float = 60.0  # a catalog command is killed after this long
+    # guide 4.1, payment data replicated in real time: pg_stat_replication's replay lag
+    replication_max_lag: float = 30.0
+    replication_expected: bool = False  # no replica streaming is a warning only when true
+
+    @property
+    def has_catalog(self) -> bool:
+        """Whether any catalog source is configured."""
+        return self.directory is not None or self.pgbackrest is not None or self.walg is not None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lessay_console.config.durations import format_duration
-from lessay_console.config.model import Config, ThresholdRule, staleness_of
+from lessay_console.config.model import BackupsConfig, Config, ThresholdRule, staleness_of
 from lessay_console.config.reader import dotted
 from lessay_console.config.secrets import Secret
 from lessay_console.redaction import redact
@@ -83,9 +83,33 @@ def _lines(config: Config) -> Iterator[str]:
             yield "# contact: not configured"
     if config.commands:
         yield from _table("commands", **{k: list(v) for k, v in config.commands.items()})
-    if config.backups.directory is not None:
-        yield from _table("backups", directory=config.backups.directory)
-    for kind, entry in config.backups.schedule.items():
+    yield from _backups(config.backups)
+
+
+def _backups(backups: BackupsConfig) -> Iterator[str]:
+    yield from _table(
+        "backups",
+        directory=backups.directory,
+        interval=_d(backups.interval),
+        timeout=_d(backups.timeout),
+        replication_max_lag=_d(backups.replication_max_lag),
+        replication_expected=backups.replication_expected,
+    )
+    if backups.directory is not None:
+        yield from _table("backups.names", **backups.names)
+    if (pgbackrest := backups.pgbackrest) is not None:
+        yield from _table(
+            "backups.pgbackrest",
+            stanza=pgbackrest.stanza,
+            command=list(pgbackrest.command),
+            config=pgbackrest.config,
+            kinds=pgbackrest.kinds,
+        )
+    if (walg := backups.walg) is not None:
+        yield from _table(
+            "backups.walg", command=list(walg.command), env_file=walg.env_file, kinds=walg.kinds
+        )
+    for kind, entry in backups.schedule.items():
         yield from _table(
             dotted("backups", "schedule", kind),
             interval=_d(entry.interval),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -19,9 +20,11 @@ from lessay_console.config.model import (
     LogSource,
     MetricsConfig,
     MetricThresholds,
+    PgBackRestCatalog,
     PostgresConfig,
     PrometheusConfig,
     ThresholdRule,
+    WalgCatalog,
 )
 from lessay_console.config.reader import TableReader
 
@@ -49,6 +52,11 @@ def read_config(root: TableReader) -> Config:
         commands=_commands(root.table("commands")),
         read_only=root.boolean("read_only", False),
     )
+    if config.backups.replication_expected and config.postgres is None:
+        root.problems.add(
+            ("backups", "replication_expected"),
+            "needs [postgres] dsn: replication is checked in pg_stat_replication",
+        )
     root.finish()
     return config
 
@@ -284,8 +292,98 @@ def _backups(t: TableReader | None) -> BackupsConfig:
             entry.problem("retention", "is shorter than the interval: no backup would be kept")
         schedule[kind] = replace(base, interval=interval, retention=retention)
         entry.finish()
+    backups = BackupsConfig(
+        directory=directory,
+        schedule=schedule,
+        names=_backup_names(t.table("names"), schedule),
+        pgbackrest=_pgbackrest(t.table("pgbackrest"), schedule),
+        walg=_walg(t.table("walg"), schedule),
+        interval=t.duration("interval", BackupsConfig.interval, minimum=1.0),
+        timeout=t.duration("timeout", BackupsConfig.timeout, minimum=0.1),
+        replication_max_lag=t.duration(
+            "replication_max_lag", BackupsConfig.replication_max_lag, minimum=0.0
+        ),
+        replication_expected=t.boolean("replication_expected", False),
+    )
     t.finish()
-    return BackupsConfig(directory=directory, schedule=schedule)
+    return backups
+
+
+def _backup_names(t: TableReader | None, schedule: dict[str, Any]) -> dict[str, str]:
+    """[backups.names]: kind = "regex", the directory's naming rule (replacing the embedded one)."""
+    if t is None:
+        return dict(defaults.BACKUP_NAMES)
+    if not t.data:
+        t.problem(None, "is empty: no file would be a backup; remove it for the embedded rule")
+    names = {}
+    for kind in list(t.data):
+        pattern = t.string(kind, required=True)
+        if kind not in schedule:
+            t.problem(kind, "no such backup kind; known: " + ", ".join(schedule))
+        elif pattern:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                t.problem(kind, f"is not a regular expression: {error}")
+            else:
+                names[kind] = pattern
+    return names
+
+
+def _catalog_command(t: TableReader, default: tuple[str, ...]) -> tuple[str, ...]:
+    if not t.has("command"):
+        return default
+    argv = t.string_list("command")
+    if not argv or not argv[0].strip():
+        example = ", ".join(f'"{arg}"' for arg in default)
+        t.problem("command", f"must be a non-empty argv list such as [{example}]")
+        return default
+    return argv
+
+
+def _backup_kinds(
+    t: TableReader | None, default: dict[str, str], schedule: dict[str, Any]
+) -> dict[str, str]:
+    """`kinds = { full = "db_full", ... }`: which schedule kind each backup type counts as."""
+    kinds = dict(default)
+    if t is None:
+        return kinds
+    for backup_type in list(t.data):
+        kind = t.string(backup_type, required=True)
+        if backup_type not in default:
+            t.problem(backup_type, "no such backup type; known: " + ", ".join(default))
+        elif kind is not None and kind not in schedule:
+            t.problem(backup_type, f"{kind!r} is no backup kind; known: " + ", ".join(schedule))
+        elif kind is not None:
+            kinds[backup_type] = kind
+    return kinds
+
+
+def _pgbackrest(t: TableReader | None, schedule: dict[str, Any]) -> PgBackRestCatalog | None:
+    if t is None:
+        return None
+    catalog = PgBackRestCatalog(
+        stanza=t.string("stanza", PgBackRestCatalog.stanza, required=False),
+        command=_catalog_command(t, PgBackRestCatalog.command),
+        config=t.path("config"),
+        kinds=_backup_kinds(t.table("kinds"), defaults.PGBACKREST_KINDS, schedule),
+    )
+    if not catalog.stanza.strip():
+        t.problem("stanza", "must not be empty")
+    t.finish()
+    return catalog
+
+
+def _walg(t: TableReader | None, schedule: dict[str, Any]) -> WalgCatalog | None:
+    if t is None:
+        return None
+    catalog = WalgCatalog(
+        command=_catalog_command(t, WalgCatalog.command),
+        env_file=t.path("env_file"),
+        kinds=_backup_kinds(t.table("kinds"), defaults.WALG_KINDS, schedule),
+    )
+    t.finish()
+    return catalog
 
 
 def _commands(t: TableReader | None) -> dict[str, tuple[str, ...]]:
