@@ -28,12 +28,17 @@ STATUS = {
 _RANK = [KindState.UNWATCHED, KindState.OK, KindState.UNKNOWN, KindState.WARN, KindState.CRIT]
 
 PARAMS = (
-    Param("kind", "string", help="a schedule kind (db_hourly, db_full, ...); default: every kind"),
+    # not "kind": that key names the check's own kind in a symptom or runbook file
+    Param(
+        "schedule_kind",
+        "string",
+        help="a schedule kind (db_hourly, db_full, ...); default: every kind",
+    ),
 )
 
 
 async def check_backup_freshness(ctx: CheckContext, params: Mapping[str, Any]) -> Outcome:
-    wanted = BACKUP_FRESHNESS.with_defaults(params)["kind"]
+    wanted = BACKUP_FRESHNESS.with_defaults(params)["schedule_kind"]
     schedule = ctx.config.backups.schedule
     if wanted is not None and wanted not in schedule:
         return Outcome.errored(f"no backup kind {wanted!r}; known: {', '.join(schedule)}")

@@ -40,7 +40,7 @@ async def freshness(config: Config, **params: object):
 
 def test_the_kind_is_in_the_catalog_and_only_reads() -> None:
     kind = KINDS["backup_freshness"]
-    assert [p.name for p in kind.params] == ["kind"] and not kind.executes
+    assert [p.name for p in kind.params] == ["schedule_kind"] and not kind.executes
 
 
 async def test_every_kind_warns_for_the_demos_gap(demo_directory: Path) -> None:
@@ -54,7 +54,7 @@ async def test_every_kind_warns_for_the_demos_gap(demo_directory: Path) -> None:
 
 
 async def test_one_kind_passes(demo_directory: Path) -> None:
-    result = await freshness(config_for(demo_directory), kind="db_full")
+    result = await freshness(config_for(demo_directory), schedule_kind="db_full")
     assert result.status is CheckStatus.PASS
     assert result.summary.startswith("db_full: OK: last good lessay-db-full-")
     assert result.detail == ()
@@ -63,9 +63,9 @@ async def test_one_kind_passes(demo_directory: Path) -> None:
 async def test_stale_fails_unknown_kind_errors_no_catalog_skips(tmp_path: Path) -> None:
     old = tmp_path / "old"
     create_backups(old, NOW - 10 * 86400)
-    failed = await freshness(config_for(old), kind="db_hourly")
+    failed = await freshness(config_for(old), schedule_kind="db_hourly")
     assert failed.status is CheckStatus.FAIL and "none within 3 x 1h" in failed.detail[0]
-    unknown = await freshness(config_for(old), kind="db_weekly")
+    unknown = await freshness(config_for(old), schedule_kind="db_weekly")
     assert unknown.status is CheckStatus.ERROR and "no backup kind 'db_weekly'" in unknown.summary
     skipped = await freshness(config_for(None))
     assert skipped.status is CheckStatus.SKIPPED and "no backup catalog" in skipped.summary
@@ -113,3 +113,22 @@ async def test_no_candidates_when_the_catalog_cannot_be_read(tmp_path: Path) -> 
         await last_good_candidates(config_for(tmp_path / "nope"))
     config = replace(config_for(tmp_path), backups=BackupsConfig(directory=tmp_path))
     assert await last_good_candidates(config) == []
+
+
+async def test_read_from_a_file_its_kind_key_is_not_taken_for_the_schedule(
+    demo_directory: Path,
+) -> None:
+    """`kind` names the check in a symptom or runbook file; the schedule kind has its own key."""
+    from lessay_console.checks.spec import read_check
+    from lessay_console.config.reader import Problems, TableReader
+
+    problems = Problems("symptoms.toml")
+    table = {"kind": "backup_freshness", "schedule_kind": "db_full"}
+    spec = read_check(TableReader(table, ("check",), problems), "check-1")
+    assert problems.items == [] and spec is not None
+    result = await run_check(spec, CheckContext(config_for(demo_directory), read_only=True))
+    assert result.status is CheckStatus.PASS, result.summary
+    everything = read_check(TableReader({"kind": "backup_freshness"}, (), problems), "c")
+    assert everything is not None
+    result = await run_check(everything, CheckContext(config_for(demo_directory)))
+    assert result.status is CheckStatus.WARN and "1 WARN" in result.summary
