@@ -5,6 +5,7 @@ from __future__ import annotations
 from lessay_console.checks import (
     backup_freshness,
     command,
+    consistency,
     http_health,
     logs,
     metric,
@@ -25,6 +26,7 @@ KINDS: dict[str, CheckKind] = {
         metric,
         postgres_activity,
         sql_assert,
+        consistency,
         logs,
         network,
         backup_freshness,

@@ -192,6 +192,19 @@ class EndpointConfig:
 
 
 @dataclass(frozen=True)
+class ConsistencyAssertion:
+    """A read-only SQL assertion the recovery runbook's "Verify data consistency" runs:
+    its first row's first column judged (a row count, the latest timestamp)."""
+
+    name: str
+    sql: str
+    at_least: float | None = None
+    at_most: float | None = None
+    equals: str | None = None
+    max_age: float | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     environment: str = "production"
     api: ApiConfig = ApiConfig()
@@ -207,6 +220,8 @@ class Config:
     thresholds: dict[str, MetricThresholds] = field(default_factory=_guide_thresholds)
     escalation: dict[str, EscalationPath] = field(default_factory=_guide_escalation)
     backups: BackupsConfig = field(default_factory=BackupsConfig)
+    # what a restored database must satisfy ([[consistency]])
+    consistency: tuple[ConsistencyAssertion, ...] = ()
     # site commands the runbooks name: deploy = ["deployctl", "--version", "{version}", ...]
     commands: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # this environment is followed, never acted on: as --read-only (DESIGN section 2)

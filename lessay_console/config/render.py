@@ -81,6 +81,7 @@ def _lines(config: Config) -> Iterator[str]:
         yield from _table(dotted("escalation", team), contact=contact)
         if contact is None:
             yield "# contact: not configured"
+    yield from _consistency(config)
     if config.commands:
         yield from _table("commands", **{k: list(v) for k, v in config.commands.items()})
     yield from _backups(config.backups)
@@ -115,6 +116,18 @@ def _backups(backups: BackupsConfig) -> Iterator[str]:
             interval=_d(entry.interval),
             retention=_d(entry.retention),
         )
+
+
+def _consistency(config: Config) -> Iterator[str]:
+    for assertion in config.consistency:
+        yield ""
+        yield "[[consistency]]"
+        for key in ("name", "sql", "at_least", "at_most", "equals"):
+            value = getattr(assertion, key)
+            if value is not None:
+                yield f"{key} = {_value(value)}"
+        if assertion.max_age is not None:
+            yield f"max_age = {_value(_d(assertion.max_age))}"
 
 
 def _table(name: str, **values: Any) -> Iterator[str]:

@@ -13,6 +13,7 @@ from lessay_console.config.model import (
     ApiConfig,
     BackupsConfig,
     Config,
+    ConsistencyAssertion,
     ConsoleConfig,
     EndpointConfig,
     EscalationPath,
@@ -50,6 +51,7 @@ def read_config(root: TableReader) -> Config:
         escalation=_escalation(root.table("escalation")),
         backups=_backups(root.table("backups")),
         commands=_commands(root.table("commands")),
+        consistency=_consistency(root),
         read_only=root.boolean("read_only", False),
     )
     if config.backups.replication_expected and config.postgres is None:
@@ -398,3 +400,32 @@ def _commands(t: TableReader | None) -> dict[str, tuple[str, ...]]:
             continue
         commands[name] = argv
     return commands
+
+
+def _consistency(root: TableReader) -> tuple[ConsistencyAssertion, ...]:
+    """[[consistency]]: name, sql (one read-only statement), and what its value must be."""
+    from lessay_console.checks.postgres_sql import UnsafeQuery, one_statement
+
+    assertions = []
+    for t in root.tables("consistency", what="[[consistency]]", required=False):
+        name = t.string("name", "", required=True)
+        sql = t.string("sql", "", required=True)
+        if sql:
+            try:
+                one_statement(sql)
+            except UnsafeQuery as error:
+                t.problem("sql", f"{error}; write one read-only SELECT")
+        assertion = ConsistencyAssertion(
+            name=name,
+            sql=sql,
+            at_least=t.number("at_least"),
+            at_most=t.number("at_most"),
+            equals=t.string("equals"),
+            max_age=t.duration("max_age", None, minimum=1.0),
+        )
+        expectations = (assertion.at_least, assertion.at_most, assertion.equals, assertion.max_age)
+        if all(e is None for e in expectations):
+            t.problem(None, "needs at least one of at_least, at_most, equals, max_age")
+        t.finish()
+        assertions.append(assertion)
+    return tuple(assertions)

@@ -157,7 +157,7 @@ def test_recovery_steps(builtins: dict[str, Runbook]) -> None:
     assert "lessay-console backups" in identify.instructions
     assert restore.command is not None
     assert (restore.command.named, restore.command.dangerous) == ("restore", True)
-    assert [c.kind for c in consistency.checks] == ["postgres_activity", "alerts"]
+    assert [c.kind for c in consistency.checks] == ["consistency", "postgres_activity", "alerts"]
     assert traffic.rollout is not None and traffic.rollout.stages == (10, 50, 100)
     assert traffic.rollout.command.named == "traffic"
     assert [c.kind for c in traffic.rollout.verify] == ["http_health", "alerts"]
