@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -36,6 +35,7 @@ from lessay_console.troubleshooting.session import (
     incident_summary,
 )
 from lessay_console.widgets.console_header import ConsoleHeader
+from lessay_console.widgets.layout import STATUS_STYLES, hanging
 from lessay_console.widgets.opaque_screen import OpaqueScreen
 from lessay_console.widgets.prompts import ChooseOne, ConfirmCommand, NoteInput, shown_argv
 from lessay_console.widgets.screen_commands import PaletteCommand, ScreenCommands
@@ -45,21 +45,6 @@ if TYPE_CHECKING:
     from lessay_console.troubleshooting.symptoms import Resolution
 
 
-def hanging() -> Table:
-    """Two columns, the second wrapping under itself: a label, then its text."""
-    table = Table.grid(padding=(0, 1))
-    table.add_column(no_wrap=True)
-    table.add_column(overflow="fold")
-    return table
-
-
-STATUS_STYLES = {  # worst first: the order of the counts in the progress line
-    CheckStatus.FAIL: "bold red",
-    CheckStatus.ERROR: "magenta",
-    CheckStatus.WARN: "yellow",
-    CheckStatus.PASS: "green",
-    CheckStatus.SKIPPED: "dim",
-}
 RUNNING = "RUN…"
 
 

@@ -8,11 +8,9 @@ every second and offers to take over (recorded).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import ClassVar
 
-from rich.console import Group, RenderableType
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -25,16 +23,15 @@ from lessay_console.context import ConsoleContext
 from lessay_console.monitor import Monitor, Snapshot
 from lessay_console.runbooks.engine import RunEngine, RunError
 from lessay_console.runbooks.model import Step
-from lessay_console.runbooks.resolve import fill, resolve_command
+from lessay_console.runbooks.resolve import resolve_command
 from lessay_console.runbooks.state import STREAM_PREFIX, StepStatus
 from lessay_console.runbooks.watching import account_gap, pending_gap
-from lessay_console.sanitize import printable, printable_line
-from lessay_console.screens.diagnosis import STATUS_STYLES, hanging
-from lessay_console.troubleshooting.export import iso
+from lessay_console.sanitize import printable_line
 from lessay_console.widgets.console_header import ConsoleHeader
 from lessay_console.widgets.opaque_screen import OpaqueScreen
 from lessay_console.widgets.prompts import ChooseOne, ConfirmCommand, NoteInput
 from lessay_console.widgets.screen_commands import PaletteCommand, ScreenCommands
+from lessay_console.widgets.step_detail import step_detail
 
 MARKS = {
     StepStatus.PENDING: ("  ", ""),
@@ -45,12 +42,6 @@ MARKS = {
     StepStatus.OVERRIDDEN: ("! ", "yellow"),
     StepStatus.SKIPPED: ("- ", "dim"),
 }
-
-
-def reflow(text: str) -> str:
-    """Paragraphs as written in a TOML string, their line breaks joined: the pane wraps."""
-    paragraphs = re.split(r"\n\s*\n", text.strip())
-    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
 
 
 class RunScreen(OpaqueScreen[None]):
@@ -174,99 +165,13 @@ class RunScreen(OpaqueScreen[None]):
             self.refresh_bindings()
 
     def _show_detail(self, step_id: str) -> None:
-        engine = self.engine
-        step, state = engine.runbook.step(step_id), engine.state.steps[step_id]
-        values = engine.values(percent="{percent}")
-        head = Text()
-        head.append(printable_line(step.title), style="bold")
-        head.append(f"  ({step.kind}, {state.status.value}", style="dim")
-        if state.by:
-            head.append(f", {state.by}", style="dim")
-        head.append(")", style="dim")
-        rows = hanging()
-        instructions = Text(printable(reflow(fill(step.instructions, values))))
-        for line in self._kind_lines(step, values):
-            rows.add_row("", line)
-        if state.outcome:
-            rows.add_row(Text("Result", style="bold"), Text(printable_line(state.outcome)))
-        if state.note:
-            rows.add_row(Text("Note", style="bold"), Text(printable_line(state.note)))
-        for result in state.checks.values():
-            word = Text(result.status.value.upper(), style=STATUS_STYLES[result.status])
-            rows.add_row(
-                word, Text(f"{printable_line(result.title)}: {printable_line(result.summary)}")
-            )
-        parts: list[RenderableType] = [head, instructions, rows]
-        parts.append(Text(self._hint(step), style="italic"))
-        notes = [e for e in engine.state.notes if e.data.get("step") == step_id]
-        for event in notes:
-            parts.append(
-                Text(f"{iso(event.at)} {event.operator}: {printable_line(event.data['text'])}")
-            )
-        if state.output and not self.query_one("#output", Log).has_class("-shown"):
-            parts.append(Text("Output (recorded):", style="bold"))
-            parts.append(Text(printable("\n".join(state.output[-40:]))))
-        self.query_one("#detail-text", Static).update(Group(*parts))
-
-    def _kind_lines(self, step: Step, values: dict[str, str]) -> list[Text]:
-        engine = self.engine
-        config = engine.deps.config
-        state = engine.state.steps[step.id]
-        lines = []
-        spec = step.command or (step.rollout.command if step.rollout else None)
-        if spec is not None:
-            resolved = resolve_command(spec, config, values)
-            danger = " (dangerous: asks first)" if spec.dangerous else ""
-            lines.append(Text(f"$ {printable_line(resolved.display)}{danger}", style="bold"))
-        if step.rollout is not None:
-            stages = ", ".join(
-                f"{p:g}%" + (" ✓" if p in state.stages_done else "") for p in step.rollout.stages
-            )
-            lines.append(Text(f"Stages: {stages}"))
-            if step.rollout.rollback is not None:
-                back = resolve_command(step.rollout.rollback, config, values)
-                lines.append(Text(f"Rollback (x): $ {printable_line(back.display)}"))
-        if step.checks:
-            lines.append(Text("Checks: " + ", ".join(printable_line(c.title) for c in step.checks)))
-        if step.watch is not None:
-            lines.append(Text(self._watch_line(step)))
-        return lines
-
-    def _watch_line(self, step: Step) -> str:
-        state = self.engine.state.steps[step.id]
-        watched = (
-            ", ".join(step.watch.alerts) if step.watch and step.watch.alerts else "every alert"
-        )
-        if state.watch_until is None:
-            return f"Watches {watched}; fails on {step.watch.fail_on if step.watch else ''}"
-        left = state.watch_until - self.app_clock()
-        gap = pending_gap(self.engine, step)
-        text = f"Watching {watched}: {max(0, int(left // 60))}m {max(0, int(left % 60))}s left"
-        if gap is not None:
-            text += f"; unwatched {iso(gap[0])} to {iso(gap[1])}: tell what happened (Enter)"
-        return text
+        step = self.engine.runbook.step(step_id)
+        shown = self.query_one("#output", Log).has_class("-shown")
+        detail = step_detail(self.engine, step, self.app_clock(), with_output=not shown)
+        self.query_one("#detail-text", Static).update(detail)
 
     def app_clock(self) -> float:
         return getattr(self.app, "clock", self.engine.deps.clock)()
-
-    def _hint(self, step: Step) -> str:  # noqa: PLR0911 - one hint per situation
-        engine = self.engine
-        if not engine.holding:
-            return "Watching: t takes this run over (recorded)."
-        status = engine.state.steps[step.id].status
-        current = engine.current
-        if status is StepStatus.INTERRUPTED:
-            return "Interrupted, outcome unknown: check what it did, then Enter to record it."
-        if current is None or current.id != step.id:
-            return "Not the current step." if status is StepStatus.PENDING else ""
-        if status is StepStatus.FAILED:
-            return "Failed: Enter re-runs, o overrides with a reason, k skips with a reason."
-        if step.kind == "manual" or engine.by_hand(step):
-            need = "a note is required" if step.note == "required" else "a note is optional"
-            return f"Do it, then Enter to confirm ({need})."
-        if engine.read_only:
-            return "Read-only: nothing runs here; k skips with a reason to follow on."
-        return "Enter runs it."
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys shown only where they apply: the footer stays short at 80 columns."""
