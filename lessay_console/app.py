@@ -376,12 +376,24 @@ class LessayConsole(App[None]):
 
     async def offer_resume(self) -> None:
         """At start: unfinished runs that no live console holds."""
+        from lessay_console.journal import journal_path
         from lessay_console.runbooks.engine import holder_alive
         from lessay_console.runbooks.loader import load_runbooks
         from lessay_console.screens.runbooks import ResumeOffer, recorded_runs
 
+        # cheap first: no journal yet, or no unfinished run, and nothing more is loaded
+        # (the runbooks and checks cost about 2 MB of memory that the dashboard needs not)
+        if not journal_path(self.context.state_dir).exists():
+            return
         journal = self.journal()
         if journal is None:
+            return
+        unfinished = [
+            s
+            for s in journal.streams("run/")
+            if not journal.events(s.stream, kinds=("run.finished",))
+        ]
+        if not unfinished:
             return
         runbooks, _ = load_runbooks(self.context.config)
         host = self.context.operator.host
