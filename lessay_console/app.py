@@ -376,14 +376,14 @@ class LessayConsole(App[None]):
 
     async def offer_resume(self) -> None:
         """At start: unfinished runs that no live console holds."""
-        from lessay_console.journal import journal_path
+        from lessay_console.locations import journal_file
         from lessay_console.runbooks.engine import holder_alive
         from lessay_console.runbooks.loader import load_runbooks
         from lessay_console.screens.runbooks import ResumeOffer, recorded_runs
 
         # cheap first: no journal yet, or no unfinished run, and nothing more is loaded
         # (the runbooks and checks cost about 2 MB of memory that the dashboard needs not)
-        if not journal_path(self.context.state_dir).exists():
+        if not journal_file(self.context.state_dir).exists():
             return
         journal = self.journal()
         if journal is None:

@@ -38,6 +38,14 @@ def user_config_file() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
 
 
+JOURNAL_FILE = "journal.sqlite3"
+
+
+def journal_file(state: Path) -> Path:
+    """The journal in a state dir (here, so that finding it does not load SQLite)."""
+    return state / JOURNAL_FILE
+
+
 def state_dir(option: Path | None) -> Path:
     """Where the journal and the console's own log live: --state-dir, $LESSAY_CONSOLE_STATE_DIR,
     then the platform's user state dir."""

@@ -6,8 +6,8 @@ import sqlite3
 from pathlib import Path
 
 from lessay_console.journal.chain import GENESIS_HASH
+from lessay_console.locations import JOURNAL_FILE  # noqa: F401 - re-exported
 
-JOURNAL_FILE = "journal.sqlite3"
 SCHEMA_VERSION = 1  # PRAGMA user_version of the files this code writes
 BUSY_TIMEOUT_MS = 10_000  # several consoles on one host share the file; appends take milliseconds
 

@@ -30,12 +30,13 @@ from lessay_console.journal.schema import (
     explain,
     prepare,
 )
+from lessay_console.locations import journal_file
 
 __all__ = ["JOURNAL_FILE", "Event", "Journal", "JournalError", "StreamSummary", "journal_path"]
 
 
 def journal_path(state_dir: Path) -> Path:
-    return state_dir / JOURNAL_FILE
+    return journal_file(state_dir)
 
 
 @dataclass(frozen=True)
