@@ -15,7 +15,7 @@ from lessay_console.runbooks.model import Runbook
 from lessay_console.runbooks.resolve import shell_join
 from lessay_console.runbooks.state import STREAM_PREFIX, RunState, StepState
 from lessay_console.sanitize import printable_line, scrub
-from lessay_console.troubleshooting.export import fenced, iso
+from lessay_console.troubleshooting.export import exported_event, fenced, iso
 
 if TYPE_CHECKING:
     from lessay_console.journal.store import Event
@@ -58,20 +58,7 @@ def to_json(runbook: Runbook, state: RunState) -> dict[str, Any]:
                 }
                 for step in runbook.steps
             ],
-            "events": [
-                {
-                    "seq": e.seq,
-                    "at": iso(e.at),
-                    "kind": e.kind,
-                    "operator": e.operator,
-                    "host": e.host,
-                    "ssh_client": e.ssh_client,
-                    "pid": e.pid,
-                    "data": e.data,
-                    "hash": e.hash,
-                }
-                for e in state.events
-            ],
+            "events": [exported_event(e) for e in state.events],
         }
     )
 

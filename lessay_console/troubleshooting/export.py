@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lessay_console.checks.model import worst_exit_code
 from lessay_console.redaction import redact
 from lessay_console.sanitize import printable, printable_line, scrub
 from lessay_console.troubleshooting.incident import Incident, who
+
+if TYPE_CHECKING:
+    from lessay_console.journal.store import Event
 
 EXIT_WORDS = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
 
@@ -41,19 +44,22 @@ def to_json(incident: Incident) -> dict[str, Any]:
         "closed": incident.closed,
         "alerts": incident.alerts,
         "results": [r.to_json() for r in incident.results.values()],
-        "events": [
-            {
-                "seq": e.seq,
-                "at": iso(e.at),
-                "kind": e.kind,
-                "operator": e.operator,
-                "host": e.host,
-                "ssh_client": e.ssh_client,
-                "data": e.data,
-                "hash": e.hash,
-            }
-            for e in incident.events
-        ],
+        "events": [exported_event(e) for e in incident.events],
+    }
+
+
+def exported_event(event: Event) -> dict[str, Any]:
+    """One journal event as the exports give it: its time in ISO 8601, who, what, its hash."""
+    return {
+        "seq": event.seq,
+        "at": iso(event.at),
+        "kind": event.kind,
+        "operator": event.operator,
+        "host": event.host,
+        "ssh_client": event.ssh_client,
+        "pid": event.pid,
+        "data": event.data,
+        "hash": event.hash,
     }
 
 
