@@ -29,9 +29,11 @@ from lessay_console.screens.dashboard import DashboardScreen
 from lessay_console.widgets.alert_bar import new_criticals
 
 if TYPE_CHECKING:
+    from lessay_console.config.reader import Problem
     from lessay_console.journal.store import Journal
     from lessay_console.runbooks.engine import RunDeps, RunEngine
     from lessay_console.runbooks.model import Runbook
+    from lessay_console.runbooks.state import RunState
     from lessay_console.troubleshooting.symptoms import Symptom
 
 log = logging.getLogger(__name__)
@@ -289,12 +291,21 @@ class LessayConsole(App[None]):
             self._ticking = False
 
     def action_runbooks(self) -> None:
+        self.run_worker(self._show_runbooks(), name="runbooks", exit_on_error=False)
+
+    async def _show_runbooks(self) -> None:
         from lessay_console.runbooks.loader import load_runbooks
         from lessay_console.screens.runbooks import RunbooksScreen, recorded_runs
 
         journal = self.journal()
-        runbooks, problems = load_runbooks(self.context.config)
-        runs = recorded_runs(journal, runbooks) if journal is not None else []
+
+        def read() -> tuple[list[Runbook], list[Problem], list[tuple[Runbook, RunState]]]:
+            # files and every recorded run's events: off the UI loop
+            runbooks, problems = load_runbooks(self.context.config)
+            runs = recorded_runs(journal, runbooks) if journal is not None else []
+            return runbooks, problems, runs
+
+        runbooks, problems, runs = await asyncio.to_thread(read)
 
         def chosen(choice: str | None) -> None:
             if choice is None:
@@ -306,7 +317,7 @@ class LessayConsole(App[None]):
                 self.open_run(ident)
 
         screen = RunbooksScreen(self.context, runbooks, runs, [str(p) for p in problems])
-        self.push_screen(screen, chosen)
+        await self.push_screen(screen, chosen)
 
     def _ask_params(self, runbook: Runbook) -> None:
         from lessay_console.screens.runbooks import ParamsScreen
@@ -354,9 +365,13 @@ class LessayConsole(App[None]):
             return
         engine = next((e for e in self.runs if e.state.id == run_id), None)
         if engine is None:
-            runbooks, _ = load_runbooks(self.context.config)
-            runbook = definition_for(deps.journal.events(run_id), runbooks)
-            engine = RunEngine.load(runbook, run_id, deps)
+
+            def read() -> RunEngine:  # files and the run's events, off the UI loop
+                runbooks, _ = load_runbooks(self.context.config)
+                runbook = definition_for(deps.journal.events(run_id), runbooks)
+                return RunEngine.load(runbook, run_id, deps)
+
+            engine = await asyncio.to_thread(read)
             engine.read_only = engine.read_only or self.context.read_only
             self.runs.append(engine)
         if not engine.holding and not engine.state.finished:
@@ -388,21 +403,26 @@ class LessayConsole(App[None]):
         journal = self.journal()
         if journal is None:
             return
-        unfinished = [
-            s
-            for s in journal.streams("run/")
-            if not journal.events(s.stream, kinds=("run.finished",))
-        ]
-        if not unfinished:
-            return
-        runbooks, _ = load_runbooks(self.context.config)
         host = self.context.operator.host
-        waiting = [
-            (book, state)
-            for book, state in recorded_runs(journal, runbooks)
-            if state.unfinished
-            and (state.holder is None or state.released or not holder_alive(state.holder, host))
-        ]
+
+        def read() -> list[tuple[Runbook, RunState]]:
+            # the journal and the runbook files are read off the UI loop
+            unfinished = [
+                s
+                for s in journal.streams("run/")
+                if not journal.events(s.stream, kinds=("run.finished",))
+            ]
+            if not unfinished:
+                return []
+            runbooks, _ = load_runbooks(self.context.config)
+            return [
+                (book, state)
+                for book, state in recorded_runs(journal, runbooks)
+                if state.unfinished
+                and (state.holder is None or state.released or not holder_alive(state.holder, host))
+            ]
+
+        waiting = await asyncio.to_thread(read)
         if waiting:
             choice = await self.push_screen_wait(ResumeOffer(waiting))
             if choice:
