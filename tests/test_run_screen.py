@@ -433,3 +433,14 @@ def test_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     context = ConsoleContext(config, OPERATOR, tmp_path / "state")
     app = LessayConsole(context, monitor=scripted_monitor(config=config), clock=lambda: T0)
     assert snap_compare(app, terminal_size=size, run_before=resumed_at_migrations)
+
+
+async def test_abandon_ends_the_run_with_its_reason(tmp_path: Path) -> None:
+    app = console(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await start_upgrade(pilot, app)
+        await reason(pilot, screen, "A", "superseded by 2.5.1")
+        assert screen.engine.state.finished == "aborted"
+        [finished] = journaled(screen, "run.finished")
+        assert finished.data["reason"] == "superseded by 2.5.1"
+        await until(pilot, lambda: "finished: aborted" in text_of(screen, "#heading"))

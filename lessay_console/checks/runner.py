@@ -12,7 +12,6 @@ from lessay_console.checks.model import (
     CheckContext,
     CheckResult,
     CheckSpec,
-    CheckStatus,
     Outcome,
 )
 from lessay_console.redaction import redact
@@ -64,10 +63,3 @@ async def run_checks(specs: Iterable[CheckSpec], ctx: CheckContext) -> AsyncIter
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def summary_counts(results: Iterable[CheckResult]) -> dict[CheckStatus, int]:
-    counts = dict.fromkeys(CheckStatus, 0)
-    for result in results:
-        counts[result.status] += 1
-    return counts

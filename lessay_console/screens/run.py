@@ -55,6 +55,7 @@ class RunScreen(OpaqueScreen[None]):
         Binding("x", "abort_rollout", "Abort rollout", id="run.abort-rollout"),
         Binding("t", "take_over", "Take over", id="run.take-over"),
         Binding("e", "export", "Export", id="run.export"),
+        Binding("A", "abandon", "Abandon run", id="run.abandon", show=False),
         Binding("escape", "back", "Back", id="run.back"),
     ]
     DEFAULT_CSS = """
@@ -353,6 +354,15 @@ class RunScreen(OpaqueScreen[None]):
 
         self._ask("Why abort the rollout? Its rollback command runs next.", abort)
 
+    def action_abandon(self) -> None:
+        """End the run unfinished, with a reason: it is no longer offered for resuming."""
+        if self._watching():
+            return
+        self._ask(
+            "Why abandon this run? (recorded; it will not be offered for resuming)",
+            lambda reason: self._intent(self.engine.abort(reason)),
+        )
+
     def action_take_over(self) -> None:
         if not self.engine.holding:
             self._intent(self.engine.attach(take_over=True))
@@ -394,5 +404,6 @@ class RunScreen(OpaqueScreen[None]):
         )
         yield ("Skip the step", "With a reason", self.action_skip)
         yield ("Abort the rollout", "And run its rollback", self.action_abort_rollout)
+        yield ("Abandon the run", "End it unfinished, with a reason (A)", self.action_abandon)
         yield ("Take over the run", "From the console holding it (recorded)", self.action_take_over)
         yield ("Export the change record", "Markdown and JSON", self.action_export)

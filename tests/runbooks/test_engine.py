@@ -302,3 +302,18 @@ async def test_a_choice_is_required_recorded_and_fills_later_commands(bench: Ben
     assert engine.values()["backup"] == "lessay-db-full-20261129.dump"
     await engine.run(restore)
     assert engine.state.steps["migrate"].output == ["restoring lessay-db-full-20261129.dump"]
+
+
+async def test_an_abandoned_run_is_finished_and_not_resumed(bench: Bench) -> None:
+    engine = await started(bench)
+    await engine.confirm(engine.runbook.step("notify"))
+    with pytest.raises(RunError, match="written reason"):
+        await engine.abort("  ")
+    assert engine.state.finished is None
+    await engine.abort("superseded by the 2.5.1 hotfix")
+    assert engine.state.finished == "aborted" and not engine.state.unfinished
+    finished = [e for e in engine.deps.journal.events(engine.state.id) if e.kind == "run.finished"]
+    assert finished[0].data == {"outcome": "aborted", "reason": "superseded by the 2.5.1 hotfix"}
+    other = RunEngine.load(engine.runbook, engine.state.id, bench.fresh_deps(OPERATOR))
+    with pytest.raises(RunError, match="aborted; nothing to resume"):
+        await other.attach()
