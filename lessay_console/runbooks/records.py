@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lessay_console.config import Config
+from lessay_console.journal.lookup import open_existing_journal, recorded_stream
 from lessay_console.runbooks import export
 from lessay_console.runbooks.engine import holder_alive
 from lessay_console.runbooks.model import Runbook
 from lessay_console.runbooks.state import STREAM_PREFIX, RunState, outline_runbook
 from lessay_console.troubleshooting.export import iso
-from lessay_console.troubleshooting.records import open_existing_journal
 
 if TYPE_CHECKING:
     from lessay_console.journal.store import Event
@@ -75,15 +75,11 @@ def export_run(
 ) -> int:
     from lessay_console.runbooks.loader import load_runbooks
 
-    journal = open_existing_journal(state_dir, err)
-    if journal is None:
-        return 3
-    stream = run_id if run_id.startswith(STREAM_PREFIX) else STREAM_PREFIX + run_id
-    with journal:
-        events = journal.events(stream)
-    if not events:
-        err(f"lessay-console: no run {run_id!r} (lessay-console runbook runs)")
-        return 2
+    events = recorded_stream(
+        state_dir, STREAM_PREFIX, run_id, "run", "lessay-console runbook runs", err
+    )
+    if isinstance(events, int):
+        return events
     runbooks, _ = load_runbooks(config)
     runbook = definition_for(events, runbooks)
     state = RunState.from_events(runbook, events)

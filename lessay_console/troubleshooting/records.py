@@ -4,31 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from lessay_console.journal.lookup import open_existing_journal, recorded_stream
 from lessay_console.troubleshooting import export
 from lessay_console.troubleshooting.incident import STREAM_PREFIX, Incident
 
-if TYPE_CHECKING:
-    from lessay_console.journal import Journal
-
 Echo = Callable[[str], None]
-
-
-def open_existing_journal(state_dir_option: Path | None, err: Echo) -> Journal | None:
-    from lessay_console.identity import current_operator
-    from lessay_console.journal import Journal, JournalError, journal_path
-    from lessay_console.locations import state_dir
-
-    path = journal_path(state_dir(state_dir_option))
-    if not path.exists():
-        err(f"lessay-console: there is no journal at {path} yet")
-        return None
-    try:
-        return Journal.open(path, current_operator())
-    except JournalError as error:
-        err(f"lessay-console: {error}")
-        return None
 
 
 def list_incidents(state_dir_option: Path | None, echo: Echo, err: Echo) -> int:
@@ -52,15 +33,16 @@ def list_incidents(state_dir_option: Path | None, echo: Echo, err: Echo) -> int:
 def export_incident(
     state_dir_option: Path | None, incident_id: str, fmt: str, echo: Echo, err: Echo
 ) -> int:
-    journal = open_existing_journal(state_dir_option, err)
-    if journal is None:
-        return 3
-    stream = incident_id if incident_id.startswith(STREAM_PREFIX) else STREAM_PREFIX + incident_id
-    with journal:
-        events = journal.events(stream)
-    if not events:
-        err(f"lessay-console: no incident {incident_id!r} (lessay-console incident list)")
-        return 2
+    events = recorded_stream(
+        state_dir_option,
+        STREAM_PREFIX,
+        incident_id,
+        "incident",
+        "lessay-console incident list",
+        err,
+    )
+    if isinstance(events, int):
+        return events
     incident = Incident.from_events(events)
     echo(export.dumps(incident) if fmt == "json" else export.to_markdown(incident).rstrip("\n"))
     return 0
