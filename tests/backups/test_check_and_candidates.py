@@ -73,6 +73,11 @@ async def test_stale_fails_unknown_kind_errors_no_catalog_skips(tmp_path: Path) 
     assert missing.status is CheckStatus.ERROR and "does not exist" in missing.summary
 
 
+def newest_database_file(directory: Path) -> str:
+    files = [p for p in directory.glob("lessay-db-*") if p.stat().st_size > 0]
+    return max(files, key=lambda p: p.stat().st_mtime).name
+
+
 async def test_candidates_are_the_database_backups_newest_first(demo_directory: Path) -> None:
     empty = demo_directory / "lessay-db-hourly-20000101T0005Z.dump"  # an empty file, long ago
     empty.touch()
@@ -83,8 +88,10 @@ async def test_candidates_are_the_database_backups_newest_first(demo_directory: 
     assert times == sorted(times, reverse=True)
     newest = candidates[0]
     assert isinstance(newest, Backup) and newest.usable
-    assert newest.name.startswith("lessay-db-hourly-")
-    assert newest.reason.startswith("good db_hourly backup (directory), ")
+    # the newest database file by when it finished: an hourly snapshot most of the day, the
+    # daily full between its end (about 02:30 UTC) and the next hourly at :05
+    assert newest.name == newest_database_file(demo_directory)
+    assert newest.reason.startswith(f"good {newest.kind} backup (directory), ")
     assert newest.reason.endswith("old; the newest good one")
     assert sum("the newest good one" in c.reason for c in candidates) == 1
     (bad,) = [c for c in candidates if not c.usable]
